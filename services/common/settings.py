@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     chains_file: Path | None = Field(default=None, alias="CHAINS_FILE")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    gc_tuning: bool = Field(default=True, alias="GC_TUNING")
     max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES")
     migrate_on_start: bool | None = Field(default=None, alias="MIGRATE_ON_START")
     run_worker_in_process: bool = Field(default=True, alias="RUN_WORKER_IN_PROCESS")

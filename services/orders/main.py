@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.common.app import install_edge
+from services.common.app import install_edge, tune_gc
 from services.common.auth import KeyRing, load_keyring
 from services.common.db import database_ready, make_engine, make_sessionmaker
 from services.common.observability import configure_logging
 from services.common.settings import Settings, get_settings
 from services.orders.router import router
+from services.orders.tracking.router import router as tracking_router
 
 log = logging.getLogger("order_support.orders")
 
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None, *, wallet_app: FastAPI | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_tuning:
+            tune_gc()
         # Starlette does not run a mounted app's lifespan; the embedded wallet app's runs inside ours.
         if wallet_app is not None:
             async with wallet_app.router.lifespan_context(wallet_app):
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None, *, wallet_app: FastAPI | None =
 
     install_edge(app, service="orders", settings=settings, readiness=readiness)
     app.include_router(router)
+    app.include_router(tracking_router)
     if wallet_app is not None:
         app.mount("/wallet", wallet_app)
     return app

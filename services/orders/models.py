@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from services.common.types import Money, UTCDateTime, utcnow
@@ -118,8 +118,11 @@ class Shipment(SQLModel, table=True):
 class TrackingEvent(SQLModel, table=True):
     __tablename__ = "tracking_events"
     __table_args__ = (
+        # Also serves lookups by carrier and tracking number (its leading columns).
         UniqueConstraint("carrier", "tracking_number", "dedup_key", name="uq_tracking_events_identity"),
-        Index("ix_tracking_events_lookup", "carrier", "tracking_number", "occurred_at"),
+        Index("ix_tracking_events_shipment_time", "shipment_id", "occurred_at"),
+        Index("ix_tracking_events_waiting", "tracking_number", postgresql_where=text("shipment_id IS NULL"),
+              sqlite_where=text("shipment_id IS NULL")),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
@@ -128,13 +131,15 @@ class TrackingEvent(SQLModel, table=True):
     dedup_key: str = Field(sa_column=Column(String(200), nullable=False))
     event_id: str | None = Field(default=None, sa_column=Column(String(200)))
     shipment_id: str | None = Field(default=None, sa_column=Column(
-        String(40), ForeignKey("shipments.id", ondelete="SET NULL"), index=True))
+        String(40), ForeignKey("shipments.id", ondelete="SET NULL")))
     status: str = Field(sa_column=Column(String(32), nullable=False))
     substatus: str | None = Field(default=None, sa_column=Column(String(64)))
     raw_status: str | None = Field(default=None, sa_column=Column(String(200)))
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(Text))
     location: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # What the sender said, as it said it (local times, tags, codes), for agents and audits.
+    raw: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     source: str = Field(sa_column=Column(String(32), nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

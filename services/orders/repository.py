@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+import asyncpg
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.orders.models import Order, OrderItem, Payment, PaymentStatusHistory, Shipment
+from services.orders.models import Order, OrderItem, Payment, PaymentStatusHistory, Shipment, TrackingEvent
 
 
 async def add_and_flush(session: AsyncSession, *rows: object) -> None:
@@ -104,3 +108,88 @@ async def insert_shipment(session: AsyncSession, shipment: Shipment) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def shipment_for_tracking(session: AsyncSession, carrier: str, tracking_number: str) -> Shipment | None:
+    """By carrier and number; else by number alone when exactly one shipment has it (aggregators name carriers
+    their own way: AfterShip's `china-post` may be our `chinapost`). One round trip either way."""
+    stmt = (select(Shipment).where(col(Shipment.tracking_number) == tracking_number)
+            .order_by((col(Shipment.carrier) == carrier).desc()).limit(2))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    rows = list((await session.execute(stmt)).scalars())
+    if rows and (rows[0].carrier == carrier or len(rows) == 1):
+        return rows[0]
+    return None
+
+
+EVENT_COLUMNS = ("carrier", "tracking_number", "dedup_key", "event_id", "shipment_id", "status", "substatus",
+                 "raw_status", "occurred_at", "description", "location", "raw", "source", "received_at")
+_JSON_COLUMNS = {"location", "raw"}
+_PG_TYPES = {"occurred_at": "timestamptz", "received_at": "timestamptz"}
+_PG_INSERT_EVENTS = (
+    f"INSERT INTO tracking_events ({', '.join(EVENT_COLUMNS)}) "
+    f"SELECT {', '.join(f'{c}::json' if c in _JSON_COLUMNS else c for c in EVENT_COLUMNS)} FROM unnest("
+    + ", ".join(f"${i}::{_PG_TYPES.get(c, 'text')}[]" for i, c in enumerate(EVENT_COLUMNS, start=1))
+    + f") AS u({', '.join(EVENT_COLUMNS)}) "
+    "ON CONFLICT (carrier, tracking_number, dedup_key) DO NOTHING RETURNING id"
+)
+
+
+async def insert_events(session: AsyncSession, records: list[tuple[Any, ...]]) -> int:
+    """Insert tracking events (tuples in EVENT_COLUMNS order), skipping those already stored: the unique
+    identity decides, so concurrent deliveries of the same webhook are safe. Returns how many were new."""
+    if not records:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        return await _pg_insert_events(session, records)
+    stmt = (sqlite_insert(TrackingEvent)
+            .on_conflict_do_nothing(index_elements=["carrier", "tracking_number", "dedup_key"])
+            .returning(col(TrackingEvent.id)))
+    rows = [dict(zip(EVENT_COLUMNS, record, strict=True)) for record in records]
+    return len((await session.execute(stmt, rows)).all())
+
+
+def _encode_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_JSON_POSITIONS = [i for i, c in enumerate(EVENT_COLUMNS) if c in _JSON_COLUMNS]
+
+
+async def _pg_insert_events(session: AsyncSession, records: list[tuple[Any, ...]]) -> int:
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    encoded = []
+    for record in records:
+        values = list(record)
+        for i in _JSON_POSITIONS:
+            if values[i] is not None:
+                values[i] = _encode_json(values[i])
+        encoded.append(values)
+    # Most batches are new events: COPY is the fast path. A redelivery hits the unique index and takes the
+    # ON CONFLICT path instead; the database decides both, so concurrent senders are safe.
+    try:
+        async with driver.transaction():
+            await driver.copy_records_to_table("tracking_events", records=encoded, columns=list(EVENT_COLUMNS))
+        return len(records)
+    except asyncpg.UniqueViolationError:
+        arrays = [list(column) for column in zip(*encoded, strict=True)]
+        return len(await driver.fetch(_PG_INSERT_EVENTS, *arrays))
+
+
+async def attach_waiting_events(session: AsyncSession, shipment: Shipment) -> list[TrackingEvent]:
+    """Events that arrived before their shipment was registered."""
+    await session.execute(
+        update(TrackingEvent)
+        .where(col(TrackingEvent.tracking_number) == shipment.tracking_number,
+               col(TrackingEvent.shipment_id).is_(None))
+        .values(shipment_id=shipment.id))
+    return await events_of(session, shipment.id)
+
+
+async def events_of(session: AsyncSession, shipment_id: str) -> list[TrackingEvent]:
+    stmt = (select(TrackingEvent).where(col(TrackingEvent.shipment_id) == shipment_id)
+            .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id)))
+    return list((await session.execute(stmt)).scalars())

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from services.common.schemas import ApiModel, AwareTimestamp, DecimalStr, StrictBody, Timestamp
+from services.orders.tracking.normalized import carrier_slug, tracking_key
 
 OrderStatus = Literal["pending_payment", "paid", "fulfilling", "shipped", "delivered", "completed",
                       "cancelled", "returned", "refunded"]
@@ -215,12 +216,12 @@ class ShipmentCreate(StrictBody):
     @field_validator("carrier")
     @classmethod
     def _carrier_slug(cls, value: str) -> str:
-        return value.lower().replace("_", "-")
+        return carrier_slug(value)
 
     @field_validator("tracking_number")
     @classmethod
     def _tracking_upper(cls, value: str) -> str:
-        return value.upper()
+        return tracking_key(value)
 
 
 class ShipmentPublic(ApiModel):
@@ -232,3 +233,75 @@ class ShipmentPublic(ApiModel):
     last_event_at: Timestamp | None
     delivered_at: Timestamp | None
     created_at: Timestamp
+
+
+class TrackingLocation(StrictBody):
+    address: str | None = Field(default=None, max_length=500)
+    city: str | None = Field(default=None, max_length=120)
+    region: str | None = Field(default=None, max_length=120)
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: str | None = Field(default=None, max_length=3)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TrackingLocation:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together: give both or neither")
+        return self
+
+
+class TrackingEventIn(StrictBody):
+    event_id: str | None = Field(default=None, min_length=1, max_length=190)
+    status: TrackingStatus
+    substatus: str | None = Field(default=None, max_length=64)
+    raw_status: str | None = Field(default=None, max_length=200)
+    occurred_at: AwareTimestamp
+    description: str | None = Field(default=None, max_length=2000)
+    location: TrackingLocation | None = None
+
+
+class TrackingBatch(StrictBody):
+    carrier: str = Field(min_length=2, max_length=64)
+    tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9\- ]+$")
+    events: list[TrackingEventIn] = Field(min_length=1, max_length=1000)
+
+
+class IngestResult(ApiModel):
+    carrier: str
+    tracking_number: str
+    received: int
+    stored: int
+    duplicates: int
+    shipment_id: str | None
+    shipment_status: TrackingStatus | None
+    waiting_for_shipment: bool
+
+
+class IngestResponse(ApiModel):
+    results: list[IngestResult]
+
+
+class TimelineEvent(ApiModel):
+    event_id: str | None
+    status: TrackingStatus
+    substatus: str | None
+    raw_status: str | None
+    occurred_at: Timestamp
+    description: str | None
+    location: dict[str, Any] | None
+    source: str
+    received_at: Timestamp
+    after_delivery: bool
+
+
+class AddressCheckPublic(ApiModel):
+    verdict: Literal["match", "near", "mismatch", "unknown"]
+    method: str
+    evidence: dict[str, Any]
+
+
+class ShipmentTimeline(ApiModel):
+    shipment: ShipmentPublic
+    events: list[TimelineEvent]
+    delivered_address_check: AddressCheckPublic | None

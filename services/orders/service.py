@@ -19,6 +19,7 @@ from services.orders.errors import (
     PaymentNotFound,
 )
 from services.orders.models import Order, OrderItem, Payment, PaymentStatusHistory, Shipment
+from services.orders.tracking.ingest import apply_events, as_event
 
 PAYMENT_TRANSITIONS: dict[str, set[str]] = {
     "pending": {"succeeded", "failed"},
@@ -153,6 +154,9 @@ async def register_shipment(session: AsyncSession, *, order: Order, body: schema
                         status="pending")
     if not await repo.insert_shipment(session, shipment):
         raise DuplicateShipment(body.carrier, body.tracking_number)
+    waiting = await repo.attach_waiting_events(session, shipment)
+    if apply_events(shipment, [as_event(e) for e in waiting]):
+        await session.flush()
     if order.status in ("paid", "fulfilling"):
         await set_order_status(session, order=order, status="shipped")
     return shipment

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from services.common.app import install_edge
+from services.common.app import install_edge, tune_gc
 from services.common.auth import KeyRing, load_keyring
 from services.common.observability import configure_logging
 from services.common.settings import Settings, get_settings
@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, *, keyring: KeyRing | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_tuning:
+            tune_gc()
         yield
         await probe_client.aclose()
 
