@@ -1,4 +1,4 @@
-"""The real public sample payloads in ../shared/fixtures (see SOURCES.md there)."""
+"""The real public sample payloads from ../shared/fixtures, vendored in tests/data (see SOURCES.md there)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+SHARED = Path(__file__).resolve().parent / "data"
 
 
 def load(kind: str, name: str) -> Any:
