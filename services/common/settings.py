@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     # Usual gap between carrier scans, hours: "default=72,sf-express=48".
     carrier_scan_gaps: str = Field(default="default=72,sf-express=48,usps=72,ups=48,fedex=48,dhl=72",
                                    alias="CARRIER_SCAN_GAPS")
+    non_returnable: str = Field(default="digital,gift_card,perishable", alias="NON_RETURNABLE_CATEGORIES")
     payment_pending_too_long_hours: float = Field(default=24.0, alias="PAYMENT_PENDING_TOO_LONG_HOURS")
     ship_within_hours: float = Field(default=72.0, alias="SHIP_WITHIN_HOURS")
     payment_tolerance: Decimal = Field(default=Decimal("0"), alias="PAYMENT_TOLERANCE")
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
 
     def return_window_days(self) -> dict[str, int]:
         return {k: int(v) for k, v in _pairs(self.return_windows).items()}
+
+    def non_returnable_categories(self) -> set[str]:
+        return {c.strip().lower() for c in self.non_returnable.split(",") if c.strip()}
 
     def carrier_gap_hours(self) -> dict[str, float]:
         return {k: float(v) for k, v in _pairs(self.carrier_scan_gaps).items()}

@@ -33,6 +33,13 @@ class TicketNotFound(NotFound):
         super().__init__(f"No ticket {ref} (or it is not yours to see).")
 
 
+class ReturnNotFound(NotFound):
+    type_slug = "return-not-found"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"No return {ref}.")
+
+
 class DuplicateOrderNumber(Conflict):
     type_slug = "duplicate-order-number"
 

@@ -14,6 +14,8 @@ from services.common.db import database_ready, make_engine, make_sessionmaker
 from services.common.observability import configure_logging
 from services.common.settings import Settings, get_settings
 from services.orders.router import router
+from services.orders.service import policy_from
+from services.orders.support_router import router as support_router
 from services.orders.tracking.router import router as tracking_router
 
 log = logging.getLogger("order_support.orders")
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None, *, wallet_app: FastAPI | None =
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.keyring = keyring or load_keyring(settings)
     app.state.merchant_addresses = settings.per_chain("MERCHANT_ADDRESS_")
+    app.state.policy = policy_from(settings)
+    app.state.ticket_hooks = []
 
     async def readiness() -> dict[str, object]:
         return {"database": await database_ready(engine)}
@@ -52,6 +56,7 @@ def create_app(settings: Settings | None = None, *, wallet_app: FastAPI | None =
     install_edge(app, service="orders", settings=settings, readiness=readiness)
     app.include_router(router)
     app.include_router(tracking_router)
+    app.include_router(support_router)
     if wallet_app is not None:
         app.mount("/wallet", wallet_app)
     return app

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from services.orders import schemas
-from services.orders.models import Order, OrderItem, Payment, PaymentStatusHistory, Shipment
+from services.orders.diagnosis.engine import Diagnosis
+from services.orders.diagnosis.returns import ItemEligibility, order_zone
+from services.orders.diagnosis.snapshot import OrderSnapshot
+from services.orders.models import (
+    Order,
+    OrderItem,
+    Payment,
+    PaymentStatusHistory,
+    Return,
+    Shipment,
+    Ticket,
+    TicketMessage,
+)
 
 
 def order_public(order: Order, items: Sequence[OrderItem]) -> schemas.OrderPublic:
@@ -36,3 +49,38 @@ def payment_public(payment: Payment, history: Sequence[PaymentStatusHistory]) ->
 
 def shipment_public(shipment: Shipment) -> schemas.ShipmentPublic:
     return schemas.ShipmentPublic.model_validate(shipment)
+
+
+def eligibility_public(items: Sequence[ItemEligibility], zone: str) -> schemas.ReturnEligibility:
+    return schemas.ReturnEligibility(time_zone=zone, items=[
+        schemas.ReturnItemEligibility(sku=e.sku, eligible=e.eligible, window_days=e.window_days, deadline=e.deadline,
+                                      counted_from=e.counted_from,  # type: ignore[arg-type]
+                                      returnable_quantity=e.returnable_quantity, reasons=e.reasons,
+                                      refund_method=e.refund_method, refund_destination=e.refund_destination)
+        for e in items])
+
+
+def diagnosis_public(snapshot: OrderSnapshot, diagnosis: Diagnosis, eligibility: Sequence[ItemEligibility],
+                     lang: str) -> schemas.DiagnosisPublic:
+    zone = str(order_zone(snapshot.order.shipping_address))
+    return schemas.DiagnosisPublic(
+        order_id=snapshot.order.id, order_number=snapshot.order.order_number, computed_at=snapshot.now,
+        lang=lang, state=diagnosis.state, headline=diagnosis.headline,  # type: ignore[arg-type]
+        findings=[schemas.FindingPublic(**asdict(f)) for f in diagnosis.findings],
+        return_eligibility=eligibility_public(eligibility, zone))
+
+
+def return_public(ret: Return) -> schemas.ReturnPublic:
+    return schemas.ReturnPublic.model_validate(ret)
+
+
+def ticket_public(ticket: Ticket, messages: Sequence[TicketMessage],
+                  diagnosis: schemas.DiagnosisPublic | None) -> schemas.TicketPublic:
+    return schemas.TicketPublic(
+        id=ticket.id, type=ticket.type, channel=ticket.channel, status=ticket.status,  # type: ignore[arg-type]
+        order_id=ticket.order_id, order_number=ticket.order_number, customer_id=ticket.customer_id,
+        description=ticket.description, lang=ticket.lang,  # type: ignore[arg-type]
+        tx={"chain": ticket.tx_chain, "tx_hash": ticket.tx_hash} if ticket.tx_hash else None,
+        payment_check=ticket.payment_check, missing_information=ticket.missing_information, details=ticket.details,
+        diagnosis=diagnosis, messages=[schemas.MessagePublic.model_validate(m) for m in messages],
+        created_at=ticket.created_at, updated_at=ticket.updated_at)

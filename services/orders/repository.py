@@ -13,7 +13,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.orders.models import Order, OrderItem, Payment, PaymentStatusHistory, Shipment, TrackingEvent
+from services.orders.models import (
+    Order,
+    OrderItem,
+    Payment,
+    PaymentStatusHistory,
+    Return,
+    Shipment,
+    Ticket,
+    TicketMessage,
+    TrackingEvent,
+)
 
 
 async def add_and_flush(session: AsyncSession, *rows: object) -> None:
@@ -192,4 +202,84 @@ async def attach_waiting_events(session: AsyncSession, shipment: Shipment) -> li
 async def events_of(session: AsyncSession, shipment_id: str) -> list[TrackingEvent]:
     stmt = (select(TrackingEvent).where(col(TrackingEvent.shipment_id) == shipment_id)
             .order_by(col(TrackingEvent.occurred_at), col(TrackingEvent.id)))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def snapshot_rows(session: AsyncSession, order_id: str) -> tuple[
+        Order | None, list[OrderItem], list[Payment], dict[str, list[PaymentStatusHistory]],
+        list[tuple[Shipment, list[TrackingEvent]]], list[Ticket], list[Return]]:
+    """Everything a diagnosis needs in five statements, whatever the number of events."""
+    order: Order | None = None
+    items: list[OrderItem] = []
+    for found_order, item in (await session.execute(
+            select(Order, OrderItem).outerjoin(OrderItem, col(OrderItem.order_id) == col(Order.id))
+            .where(col(Order.id) == order_id).order_by(col(OrderItem.id)))).all():
+        order = found_order
+        if item is not None:
+            items.append(item)
+    if order is None:
+        return None, [], [], {}, [], [], []
+
+    payments: dict[str, Payment] = {}
+    history: dict[str, list[PaymentStatusHistory]] = {}
+    for payment, entry in (await session.execute(
+            select(Payment, PaymentStatusHistory)
+            .outerjoin(PaymentStatusHistory, col(PaymentStatusHistory.payment_id) == col(Payment.id))
+            .where(col(Payment.order_id) == order_id)
+            .order_by(col(Payment.created_at), col(PaymentStatusHistory.occurred_at), col(PaymentStatusHistory.id)))
+            ).all():
+        payments.setdefault(payment.id, payment)
+        bucket = history.setdefault(payment.id, [])
+        if entry is not None:
+            bucket.append(entry)
+
+    shipments: dict[str, tuple[Shipment, list[TrackingEvent]]] = {}
+    for shipment, event in (await session.execute(
+            select(Shipment, TrackingEvent)
+            .outerjoin(TrackingEvent, col(TrackingEvent.shipment_id) == col(Shipment.id))
+            .where(col(Shipment.order_id) == order_id)
+            .order_by(col(Shipment.created_at), col(TrackingEvent.occurred_at), col(TrackingEvent.id)))).all():
+        _, events = shipments.setdefault(shipment.id, (shipment, []))
+        if event is not None:
+            events.append(event)
+
+    tickets = list((await session.execute(
+        select(Ticket).where(col(Ticket.order_id) == order_id).order_by(col(Ticket.created_at)))).scalars())
+    returns = list((await session.execute(
+        select(Return).where(col(Return.order_id) == order_id).order_by(col(Return.created_at)))).scalars())
+    return order, items, list(payments.values()), history, list(shipments.values()), tickets, returns
+
+
+async def returns_of(session: AsyncSession, order_id: str) -> list[Return]:
+    stmt = select(Return).where(col(Return.order_id) == order_id).order_by(col(Return.created_at))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def return_by_id(session: AsyncSession, return_id: str) -> Return | None:
+    return (await session.execute(select(Return).where(col(Return.id) == return_id))).scalar_one_or_none()
+
+
+async def ticket_by_id(session: AsyncSession, ticket_id: str, *, for_update: bool = False) -> Ticket | None:
+    stmt = select(Ticket).where(col(Ticket.id) == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def messages_of(session: AsyncSession, ticket_id: str) -> list[TicketMessage]:
+    stmt = (select(TicketMessage).where(col(TicketMessage.ticket_id) == ticket_id)
+            .order_by(col(TicketMessage.created_at), col(TicketMessage.id)))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_tickets(session: AsyncSession, *, customer_id: str | None, order_id: str | None,
+                       status: str | None, limit: int, offset: int) -> list[Ticket]:
+    stmt = select(Ticket)
+    if customer_id is not None:
+        stmt = stmt.where(col(Ticket.customer_id) == customer_id)
+    if order_id is not None:
+        stmt = stmt.where(col(Ticket.order_id) == order_id)
+    if status is not None:
+        stmt = stmt.where(col(Ticket.status) == status)
+    stmt = stmt.order_by(col(Ticket.created_at).desc(), col(Ticket.id)).limit(limit).offset(offset)
     return list((await session.execute(stmt)).scalars())

@@ -305,3 +305,171 @@ class ShipmentTimeline(ApiModel):
     shipment: ShipmentPublic
     events: list[TimelineEvent]
     delivered_address_check: AddressCheckPublic | None
+
+
+# Diagnosis, returns, tickets -----------------------------------------------------------------------------
+
+FindingCode = Literal[
+    "payment_failed", "payment_pending_too_long", "crypto_payment_unverified", "status_mismatch", "not_shipped_yet",
+    "no_tracking_updates", "delivery_exception", "failed_delivery_attempt", "awaiting_pickup", "returned_to_sender",
+    "delivered_to_different_address", "delivered_but_reported_missing", "wrong_item_reported", "return_window_open",
+    "return_window_closed"]
+ReturnReason = Literal["wrong_item", "damaged", "not_as_described", "changed_mind", "not_received"]
+ReturnStatus = Literal["requested", "approved", "rejected", "received", "refunded"]
+ReturnCondition = Literal["unopened", "opened", "used", "damaged"]
+TicketType = Literal["payment_failed", "order_status", "wrong_item", "not_received", "return_request",
+                     "tech_support", "account_change"]
+TicketStatus = Literal["open", "waiting_customer", "waiting_chain", "resolved", "closed"]
+Channel = Literal["chat", "email", "phone", "social"]
+Lang = Literal["en", "zh-CN"]
+
+
+class FindingPublic(ApiModel):
+    code: FindingCode
+    severity: Literal["info", "warning", "critical"]
+    title: str
+    detail: str
+    evidence: dict[str, Any]
+    next_steps: list[str]
+    contact_channel: Channel
+
+
+class ReturnItemEligibility(ApiModel):
+    sku: str
+    eligible: bool
+    window_days: int
+    deadline: Timestamp
+    counted_from: Literal["delivery", "placement"]
+    returnable_quantity: int
+    reasons: list[str]
+    refund_method: str
+    refund_destination: dict[str, Any] | None
+
+
+class ReturnEligibility(ApiModel):
+    items: list[ReturnItemEligibility]
+    time_zone: str
+
+
+class DiagnosisPublic(ApiModel):
+    order_id: str
+    order_number: str
+    computed_at: Timestamp
+    lang: Lang
+    state: Literal["ok", "watch", "needs_action"]
+    headline: str
+    findings: list[FindingPublic]
+    return_eligibility: ReturnEligibility
+
+
+class ReturnLineIn(StrictBody):
+    sku: str = Code
+    quantity: int = Field(gt=0, le=100_000)
+
+
+class ReturnCreate(StrictBody):
+    items: list[ReturnLineIn] = Field(min_length=1, max_length=500)
+    reason: ReturnReason
+    condition: ReturnCondition | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ReturnCreate:
+        skus = [line.sku for line in self.items]
+        if len(skus) != len(set(skus)):
+            raise ValueError("each sku appears once per return")
+        return self
+
+
+class ReturnUpdate(StrictBody):
+    status: ReturnStatus
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReturnPublic(ApiModel):
+    id: str
+    order_id: str
+    status: ReturnStatus
+    reason: ReturnReason
+    condition: str | None
+    items: list[dict[str, Any]]
+    refund_method: str | None
+    refund_destination: dict[str, Any] | None
+    refund_amount: DecimalStr | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TicketTx(StrictBody):
+    chain: str = Field(min_length=2, max_length=32)
+    tx_hash: str = Field(min_length=10, max_length=100)
+
+    @field_validator("chain")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class TicketDetails(StrictBody):
+    purchase_date: str | None = Field(default=None, max_length=40)
+    product: str | None = Field(default=None, max_length=300)
+    photos: list[str] = Field(default_factory=list, max_length=20)
+    tracking_number: str | None = Field(default=None, max_length=64)
+    device_model: str | None = Field(default=None, max_length=120)
+    account_email: str | None = Field(default=None, max_length=254)
+
+
+class TicketCreate(StrictBody):
+    type: TicketType
+    channel: Channel
+    order_number: str | None = Field(default=None, max_length=64)
+    order_id: str | None = Field(default=None, max_length=40)
+    customer_id: str | None = Field(default=None, max_length=64)
+    description: str = Field(min_length=1, max_length=5000)
+    tx: TicketTx | None = None
+    lang: Lang | None = None
+    details: TicketDetails = Field(default_factory=TicketDetails)
+
+
+class TicketUpdate(StrictBody):
+    status: TicketStatus
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class MessageCreate(StrictBody):
+    author: Literal["agent", "customer"] | None = None
+    channel: Channel | None = None
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class MessagePublic(ApiModel):
+    id: int
+    author: Literal["agent", "customer", "system"]
+    channel: str
+    text: str
+    created_at: Timestamp
+
+
+class TicketPublic(ApiModel):
+    id: str
+    type: TicketType
+    channel: Channel
+    status: TicketStatus
+    order_id: str | None
+    order_number: str | None
+    customer_id: str | None
+    description: str | None
+    lang: Lang
+    tx: dict[str, Any] | None
+    payment_check: dict[str, Any] | None
+    missing_information: list[str]
+    details: dict[str, Any] | None
+    diagnosis: DiagnosisPublic | None
+    messages: list[MessagePublic]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TicketList(ApiModel):
+    items: list[TicketPublic]
+    count: int

@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.errors import InvalidInput
+from services.common.settings import Settings
 from services.common.types import utcnow
 from services.orders import repository as repo
 from services.orders import schemas
+from services.orders.diagnosis.missing_info import missing_information
+from services.orders.diagnosis.returns import ItemEligibility, refund_path, return_eligibility
+from services.orders.diagnosis.snapshot import OrderSnapshot, Policy, ShipmentView
 from services.orders.errors import (
     DuplicateOrderNumber,
     DuplicateShipment,
     InvalidTransition,
     OrderNotFound,
     PaymentNotFound,
+    ReturnNotAllowed,
+    TicketNotFound,
 )
-from services.orders.models import Order, OrderItem, Payment, PaymentStatusHistory, Shipment
+from services.orders.models import (
+    Order,
+    OrderItem,
+    Payment,
+    PaymentStatusHistory,
+    Return,
+    Shipment,
+    Ticket,
+    TicketMessage,
+)
 from services.orders.tracking.ingest import apply_events, as_event
 
 PAYMENT_TRANSITIONS: dict[str, set[str]] = {
@@ -160,3 +177,165 @@ async def register_shipment(session: AsyncSession, *, order: Order, body: schema
     if order.status in ("paid", "fulfilling"):
         await set_order_status(session, order=order, status="shipped")
     return shipment
+
+
+# Diagnosis ----------------------------------------------------------------------------------------------
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(return_window_days=settings.return_window_days(), carrier_gap_hours=settings.carrier_gap_hours(),
+                  payment_pending_hours=settings.payment_pending_too_long_hours,
+                  ship_within_hours=settings.ship_within_hours, address_match_km=settings.address_match_km,
+                  address_mismatch_km=settings.address_mismatch_km,
+                  non_returnable_categories=frozenset(settings.non_returnable_categories()))
+
+
+async def load_snapshot(session: AsyncSession, *, order_id: str, principal: Principal, policy: Policy,
+                        now: datetime | None = None) -> OrderSnapshot:
+    order, items, payments, history, shipments, tickets, returns = await repo.snapshot_rows(session, order_id)
+    order = ensure_visible(order, principal, order_id)
+    return OrderSnapshot(order=order, items=items, payments=payments, history=history,
+                         shipments=[ShipmentView(s, events) for s, events in shipments], tickets=tickets,
+                         returns=returns, now=now or utcnow(), policy=policy)
+
+
+def eligibility_of(snapshot: OrderSnapshot, reason: str | None = None) -> list[ItemEligibility]:
+    return return_eligibility(items=snapshot.items, placed_at=snapshot.order.placed_at,
+                              delivered_at=snapshot.delivered_at, returns=snapshot.returns,
+                              payments=snapshot.payments, shipping_address=snapshot.order.shipping_address,
+                              now=snapshot.now, policy=snapshot.policy, reason=reason)
+
+
+# Returns ------------------------------------------------------------------------------------------------
+
+RETURN_TRANSITIONS: dict[str, set[str]] = {
+    "requested": {"approved", "rejected"},
+    "approved": {"received", "rejected"},
+    "received": {"refunded"},
+    "rejected": set(),
+    "refunded": set(),
+}
+
+
+async def create_return(session: AsyncSession, *, snapshot: OrderSnapshot, body: schemas.ReturnCreate) -> Return:
+    by_sku = {e.sku: e for e in eligibility_of(snapshot, body.reason)}
+    prices = {i.sku: i.unit_price for i in snapshot.items}
+    problems: list[dict[str, str]] = []
+    for index, line in enumerate(body.items):
+        item = by_sku.get(line.sku)
+        field = f"items.{index}"
+        if item is None:
+            problems.append({"field": f"{field}.sku", "message": f"{line.sku} is not an item of this order"})
+        elif not item.eligible:
+            problems.append({"field": field, "message": f"{line.sku} cannot be returned: {', '.join(item.reasons)}"})
+        elif line.quantity > item.returnable_quantity:
+            problems.append({"field": f"{field}.quantity",
+                             "message": f"quantity_exceeded: at most {item.returnable_quantity} of {line.sku}"})
+    if problems:
+        raise ReturnNotAllowed("Some items cannot be returned: " + "; ".join(p["message"] for p in problems),
+                               errors=problems)
+    method, destination = refund_path(snapshot.payments)
+    ret = Return(order_id=snapshot.order.id, status="requested", reason=body.reason, condition=body.condition,
+                 items=[{"sku": line.sku, "quantity": line.quantity} for line in body.items],
+                 refund_method=method, refund_destination=destination,
+                 refund_amount=sum((prices[line.sku] * line.quantity for line in body.items), Decimal("0")))
+    await repo.add_and_flush(session, ret)
+    return ret
+
+
+async def move_return(session: AsyncSession, *, ret: Return, status: str) -> None:
+    if ret.status == status:
+        return
+    allowed = RETURN_TRANSITIONS[ret.status]
+    if status not in allowed:
+        raise InvalidTransition("return", ret.status, status, allowed)
+    ret.status = status
+    ret.updated_at = utcnow()
+    await session.flush()
+
+
+# Tickets ------------------------------------------------------------------------------------------------
+
+def ensure_ticket_visible(ticket: Ticket | None, principal: Principal, ref: str) -> Ticket:
+    if ticket is None or (principal.is_customer and ticket.customer_id != principal.customer_id):
+        raise TicketNotFound(ref)
+    return ticket
+
+
+async def find_ticket_order(session: AsyncSession, *, body: schemas.TicketCreate, principal: Principal) -> Order | None:
+    order = None
+    if body.order_id:
+        order = await repo.order_by_id(session, body.order_id)
+        ref = body.order_id
+    elif body.order_number:
+        order = await repo.order_by_number(session, body.order_number)
+        ref = body.order_number
+    else:
+        return None
+    if body.order_id and body.order_number and order is not None and order.order_number != body.order_number:
+        raise InvalidInput("order_id and order_number name different orders.",
+                           errors=[{"field": "order_number", "message": "does not match order_id"}])
+    return ensure_visible(order, principal, ref)
+
+
+async def create_ticket(session: AsyncSession, *, body: schemas.TicketCreate, principal: Principal, lang: str,
+                        snapshot: OrderSnapshot | None) -> Ticket:
+    order = snapshot.order if snapshot else None
+    if principal.is_customer:
+        customer_id = principal.customer_id
+    else:
+        customer_id = order.customer_id if order else body.customer_id
+        if order and body.customer_id and body.customer_id != order.customer_id:
+            raise InvalidInput("customer_id is not the order's customer.",
+                               errors=[{"field": "customer_id", "message": "does not match the order"}])
+    details = body.details.model_dump(exclude_defaults=True)
+    tx = body.tx.model_dump() if body.tx else None
+    missing = missing_information(
+        ticket_type=body.type, order=order, items=snapshot.items if snapshot else [],
+        payments=snapshot.payments if snapshot else [],
+        shipments=[v.shipment for v in snapshot.shipments] if snapshot else [], details=details, tx=tx)
+    ticket = Ticket(order_id=order.id if order else None,
+                    order_number=order.order_number if order else body.order_number,
+                    customer_id=customer_id, type=body.type, channel=body.channel, status="open",
+                    description=body.description, lang=lang, tx_chain=tx["chain"] if tx else None,
+                    tx_hash=tx["tx_hash"] if tx else None, missing_information=missing, details=details or None)
+    await repo.add_and_flush(session, ticket)
+    await repo.add_and_flush(session, TicketMessage(ticket_id=ticket.id, author="customer", channel=body.channel,
+                                                    text=body.description))
+    return ticket
+
+
+TICKET_TRANSITIONS: dict[str, set[str]] = {
+    "open": {"waiting_customer", "waiting_chain", "resolved", "closed"},
+    "waiting_customer": {"open", "resolved", "closed"},
+    "waiting_chain": {"open", "resolved", "closed"},
+    "resolved": {"open", "closed"},
+    "closed": {"open"},
+}
+
+
+async def move_ticket(session: AsyncSession, *, ticket: Ticket, status: str, note: str | None,
+                      author: str = "agent") -> None:
+    if ticket.status == status:
+        return
+    allowed = TICKET_TRANSITIONS[ticket.status]
+    if status not in allowed:
+        raise InvalidTransition("ticket", ticket.status, status, allowed)
+    ticket.status = status
+    ticket.updated_at = utcnow()
+    if note:
+        await repo.add_and_flush(session, TicketMessage(ticket_id=ticket.id, author=author, channel=ticket.channel,
+                                                        text=note))
+    await session.flush()
+
+
+async def add_message(session: AsyncSession, *, ticket: Ticket, principal: Principal,
+                      body: schemas.MessageCreate) -> TicketMessage:
+    author = "customer" if principal.is_customer else (body.author or "agent")
+    message = TicketMessage(ticket_id=ticket.id, author=author, channel=body.channel or ticket.channel,
+                            text=body.text)
+    ticket.updated_at = utcnow()
+    # A customer's answer puts a ticket that waited on them back in the agents' queue.
+    if author == "customer" and ticket.status in ("waiting_customer", "resolved"):
+        ticket.status = "open"
+    await repo.add_and_flush(session, message)
+    return message
