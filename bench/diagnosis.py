@@ -29,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BENCH_KEY, bench_database, raw_dsn  # noqa: E402
+from bench.common import BENCH_KEY, bench_database, raw_dsn
 
 STATUSES = ["info_received", "in_transit", "in_transit", "in_transit", "out_for_delivery"]
 NOW = datetime.now(UTC)

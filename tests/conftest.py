@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -15,6 +16,10 @@ from fastapi import FastAPI
 
 from services.cli import run_migrations
 from services.common.settings import Settings
+
+# No test may reach a public RPC endpoint: chains without a test node point at a closed local port.
+for _chain in ("ETH", "BSC", "POLYGON", "TRON"):
+    os.environ.setdefault(f"RPC_URLS_{_chain}", "http://127.0.0.1:9")
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 AGENT, SERVICE, CUSTOMER_1, CUSTOMER_2 = "agent-key-0001", "service-key-0001", "cust-key-0001", "cust-key-0002"
@@ -105,3 +110,12 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def unique() -> Iterator[str]:
     yield uuid.uuid4().hex[:10].upper()
+
+
+@pytest.fixture(scope="session")
+def anvil_eth() -> Iterator[Any]:
+    from tests.anvil import Anvil
+
+    node = Anvil(chain_id=1)
+    yield node
+    node.stop()
