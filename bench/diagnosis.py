@@ -16,7 +16,6 @@ import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,9 +26,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from bench.common import BENCH_KEY, bench_database, raw_dsn
+from bench.common import BENCH_KEY, bench_database, raw_dsn  # noqa: E402
 
 STATUSES = ["info_received", "in_transit", "in_transit", "in_transit", "out_for_delivery"]
 NOW = datetime.now(UTC)
@@ -140,8 +140,8 @@ async def main(orders: int, events: int, clients: int, seconds: float) -> None:
             port = free_port()
             env = {**os.environ, "DATABASE_URL": settings.database_url, "API_KEYS": f"{BENCH_KEY}:agent",
                    "LOG_LEVEL": "WARNING", "RUN_WORKER_IN_PROCESS": "false", "MIGRATE_ON_START": "false"}
-            server = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "orders", "--port", str(port)],
-                                      env=env, cwd=Path(__file__).resolve().parent.parent)
+            server = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.cli", "serve", "orders", "--port", str(port), env=env, cwd=ROOT)
             try:
                 base = f"http://127.0.0.1:{port}"
                 await wait_ready(base)
@@ -154,7 +154,7 @@ async def main(orders: int, events: int, clients: int, seconds: float) -> None:
                 diag_rps, diag_lat, diag_err = await load(base, diag_paths, clients, seconds)
             finally:
                 server.terminate()
-                server.wait(timeout=20)
+                await asyncio.wait_for(server.wait(), timeout=20)
     print(f"{clients} concurrent clients, {seconds:.0f} s each, one uvicorn process, PostgreSQL")
     print(f"GET /v1/orders/{{id}}:           {plain_rps:8.1f} req/s  p50 {pct(plain_lat, 50):6.1f} ms  "
           f"p99 {pct(plain_lat, 99):6.1f} ms  errors {plain_err}")

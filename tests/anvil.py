@@ -98,9 +98,9 @@ class Anvil:
         receipt = await self.receipt(tx_hash)
         return str(receipt["contractAddress"]).lower()
 
-    async def receipt(self, tx_hash: str, timeout: float = 10) -> dict[str, Any]:
+    async def receipt(self, tx_hash: str, wait_seconds: float = 10) -> dict[str, Any]:
         """anvil mines asynchronously: the receipt may lag the send by a moment."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         while True:
             receipt = await self.rpc("eth_getTransactionReceipt", tx_hash)
             if receipt is not None:
