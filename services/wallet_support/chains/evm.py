@@ -13,7 +13,7 @@ import httpx
 from web3 import AsyncWeb3
 
 from services.wallet_support.cache import ResultCache
-from services.wallet_support.chains.base import RpcError
+from services.wallet_support.chains.base import ChainUnavailable, RpcError
 from services.wallet_support.chains.decoding import decode_revert, evm_transfers, units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.transport import HttpxProvider, RpcTransport
@@ -188,6 +188,10 @@ class EvmClient:
         calls = head_calls + [c for h in tx_hashes for c in (("eth_getTransactionByHash", [h]),
                                                                ("eth_getTransactionReceipt", [h]))]
         answers = [_result(r) for r in await rpc(calls)]
+        refused = next((a for a in answers if isinstance(a, RpcError)), None)
+        if refused is not None:
+            # The node would not answer these reads: we know nothing, which is not "not found".
+            raise ChainUnavailable(f"{self.chain.key} node refused the status calls ({refused})", retry_after=30)
         head = _int(answers[0]) or 0
         finalized = None
         if self.chain.finality == "finalized_tag" and isinstance(answers[1], dict):
