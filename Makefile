@@ -8,7 +8,7 @@ ANVIL := $(TOOLS)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit bench bench-ingest bench-diagnosis clean install install-test
+.PHONY: run test lint typecheck unit bench bench-ingest bench-diagnosis bench-tx-batch clean install install-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,13 +51,16 @@ unit: install-test
 	ANVIL_BIN=$(abspath $(ANVIL)) $(BIN)/pytest -q -p no:cacheprovider
 
 ## make bench: every benchmark (each prints its figures); or one of bench-ingest, ...
-bench: bench-ingest bench-diagnosis
+bench: bench-ingest bench-diagnosis bench-tx-batch
 
 bench-ingest: install-test
 	$(BIN)/python bench/ingest.py
 
 bench-diagnosis: install-test
 	$(BIN)/python bench/diagnosis.py
+
+bench-tx-batch: install-test
+	$(BIN)/python bench/tx_batch.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) order_support.db*
