@@ -119,3 +119,21 @@ def anvil_eth() -> Iterator[Any]:
     node = Anvil(chain_id=1)
     yield node
     node.stop()
+
+
+@pytest.fixture(scope="session")
+def anvil_bsc() -> Iterator[Any]:
+    from tests.anvil import Anvil
+
+    node = Anvil(chain_id=56)
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+async def nodes(anvil_eth: Any, anvil_bsc: Any) -> Any:
+    from tests.chain_env import Nodes
+
+    return Nodes(eth=anvil_eth, bsc=anvil_bsc, eth_usdt=await anvil_eth.deploy_token("USDT", 6),
+                 eth_usdc=await anvil_eth.deploy_token("USDC", 6),
+                 bsc_usdt=await anvil_bsc.deploy_token("USDT", 18, supply=10**30))

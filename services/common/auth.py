@@ -48,6 +48,12 @@ class KeyRing:
     def __len__(self) -> int:
         return len(self._by_digest)
 
+    def issue(self, role: Role) -> str:
+        """A key that lives only in this process (the one-process mode's orders → wallet-support calls)."""
+        key = f"internal_{secrets.token_urlsafe(24)}"
+        self._by_digest[hashlib.sha256(key.encode()).digest()] = Principal(role=role, key_id="internal")
+        return key
+
 
 def parse_api_keys(text: str) -> dict[str, Principal]:
     """`key:role[:customer_id]`, comma-separated. A malformed entry stops start-up with its position."""

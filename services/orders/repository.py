@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.orders.models import (
+    Job,
     Order,
     OrderItem,
     Payment,
@@ -282,4 +285,89 @@ async def list_tickets(session: AsyncSession, *, customer_id: str | None, order_
     if status is not None:
         stmt = stmt.where(col(Ticket.status) == status)
     stmt = stmt.order_by(col(Ticket.created_at).desc(), col(Ticket.id)).limit(limit).offset(offset)
+    return list((await session.execute(stmt)).scalars())
+
+
+# Jobs ---------------------------------------------------------------------------------------------------
+
+async def enqueue_job(session: AsyncSession, *, kind: str, ref_id: str, run_at: datetime,
+                      deadline: datetime | None) -> None:
+    """One job per (kind, ref): enqueuing again brings it forward instead of adding a second one."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = datetime.now(UTC)
+    stmt = insert(Job).values(kind=kind, ref_id=ref_id, state="queued", run_at=run_at, deadline=deadline,
+                              attempts=0, created_at=now, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["kind", "ref_id"],
+        set_={"state": "queued", "run_at": stmt.excluded.run_at, "updated_at": now,
+              "deadline": func.coalesce(Job.__table__.c.deadline, stmt.excluded.deadline)},  # type: ignore[attr-defined]
+    )
+    await session.execute(stmt)
+
+
+async def claim_jobs(session: AsyncSession, *, worker_id: str, now: datetime, lease_seconds: float,
+                     limit: int) -> list[Job]:
+    """Take due jobs for this worker. On PostgreSQL concurrent workers skip each other's rows (SKIP LOCKED);
+    SQLite runs one writer at a time. A job whose worker died is taken again once its lease ends."""
+    table = Job.__table__  # type: ignore[attr-defined]
+    due = or_(and_(table.c.state == "queued", table.c.run_at <= now),
+              and_(table.c.state == "running", table.c.locked_until < now))
+    pick = select(table.c.id).where(due).order_by(table.c.run_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (update(table).where(table.c.id.in_(pick.scalar_subquery()))
+            .values(state="running", locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds),
+                    attempts=table.c.attempts + 1, updated_at=now)
+            .returning(*table.c))
+    rows = (await session.execute(stmt)).mappings().all()
+    return [Job(**dict(row)) for row in rows]
+
+
+async def finish_job(session: AsyncSession, *, job_id: int, state: str, run_at: datetime | None = None,
+                     error: str | None = None) -> None:
+    table = Job.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {"state": state, "locked_by": None, "locked_until": None,
+                              "updated_at": datetime.now(UTC), "last_error": error}
+    if run_at is not None:
+        values["run_at"] = run_at
+    await session.execute(update(table).where(table.c.id == job_id).values(**values))
+
+
+async def job_by_ref(session: AsyncSession, kind: str, ref_id: str) -> Job | None:
+    stmt = select(Job).where(col(Job.kind) == kind, col(Job.ref_id) == ref_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_marker(session: AsyncSession, *, kind: str, ref_id: str) -> bool:
+    """A done-job row used as a once-only marker (a stalled parcel flagged once); False when already there."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = datetime.now(UTC)
+    stmt = (insert(Job).values(kind=kind, ref_id=ref_id, state="done", run_at=now, attempts=1, created_at=now,
+                               updated_at=now)
+            .on_conflict_do_nothing(index_elements=["kind", "ref_id"]).returning(Job.__table__.c.id))  # type: ignore[attr-defined]
+    return (await session.execute(stmt)).first() is not None
+
+
+async def stalled_shipments(session: AsyncSession, *, older_than: datetime) -> list[tuple[Shipment, Order]]:
+    stmt = (select(Shipment, Order).join(Order, col(Order.id) == col(Shipment.order_id))
+            .where(col(Shipment.delivered_at).is_(None), col(Shipment.last_event_at) < older_than,
+                   col(Shipment.status).not_in(["returned_to_sender", "expired"]),
+                   col(Order.status).not_in(["cancelled", "refunded", "returned"]))
+            .order_by(col(Shipment.last_event_at)).limit(500))
+    return [(s, o) for s, o in (await session.execute(stmt)).all()]
+
+
+async def payment_for_tx(session: AsyncSession, *, order_id: str, tx_hash: str) -> Payment | None:
+    stmt = (select(Payment).where(col(Payment.order_id) == order_id,
+                                  func.lower(col(Payment.tx_hash)) == tx_hash.lower())
+            .order_by(col(Payment.created_at)))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def tickets_for_tx(session: AsyncSession, *, order_id: str, tx_hash: str) -> list[Ticket]:
+    stmt = select(Ticket).where(col(Ticket.order_id) == order_id, func.lower(col(Ticket.tx_hash)) == tx_hash.lower())
     return list((await session.execute(stmt)).scalars())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Query, Request, status
 from services.common.auth import AgentOrService, AnyRole
 from services.common.db import SessionDep
 from services.common.errors import responses
-from services.orders import presenters, schemas
+from services.common.types import utcnow
+from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.errors import (
@@ -79,6 +81,15 @@ async def record_payment(order_id: str, body: schemas.PaymentCreate, request: Re
     order = await orders_service.get_order(session, order_id=order_id, principal=principal)
     payment = await orders_service.record_payment(session, order=order, body=body,
                                                   merchant_addresses=request.app.state.merchant_addresses)
+    if payment.method == "crypto" and payment.tx_hash and payment.status == "pending":
+        outcome = await flows.check_payment(session, wallet=request.app.state.wallet_client, payment=payment,
+                                            lang="en")
+        if not outcome.final:
+            await repo.enqueue_job(session, kind=flows.PAYMENT_JOB, ref_id=payment.id,
+                                   run_at=utcnow() + timedelta(seconds=outcome.retry_after if outcome.verdict
+                                                               in ("unknown", "unavailable") else 15),
+                                   deadline=utcnow() + timedelta(hours=request.app.state.settings
+                                                                 .payment_check_deadline_hours))
     history = await repo.history_of(session, [payment.id])
     return presenters.payment_public(payment, history[payment.id])
 

@@ -403,6 +403,7 @@ class ReturnPublic(ApiModel):
 class TicketTx(StrictBody):
     chain: str = Field(min_length=2, max_length=32)
     tx_hash: str = Field(min_length=10, max_length=100)
+    token: str | None = Field(default=None, max_length=16, description="what was sent, when no payment is on record")
 
     @field_validator("chain")
     @classmethod

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from services.common.auth import AgentOrService, AnyRole, Principal
 from services.common.db import SessionDep
 from services.common.errors import responses
-from services.orders import presenters, schemas
+from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.diagnosis.catalog import pick_language
@@ -101,9 +101,11 @@ async def create_ticket(body: schemas.TicketCreate, request: Request, session: S
     lang = body.lang or pick_language(accept_language)
     ticket = await orders_service.create_ticket(session, body=body, principal=principal, lang=lang,
                                                 snapshot=snapshot)
-    hooks = getattr(request.app.state, "ticket_hooks", [])
-    for hook in hooks:
-        await hook(session=session, ticket=ticket, request=request)
+    if ticket.type == "payment_failed" and ticket.tx_hash and order is not None:
+        await flows.check_ticket(session, ticket=ticket, wallet=request.app.state.wallet_client,
+                                 settings=request.app.state.settings,
+                                 merchant_addresses=request.app.state.merchant_addresses,
+                                 token=body.tx.token if body.tx else None)
     return await _ticket_body(request, session, ticket, principal)
 
 

@@ -72,7 +72,7 @@ async def verify_payment(body: schemas.VerifyRequest, request: Request, _: AnyRo
     tx_hash = service.tx_hash(config, body.tx_hash)
     expected = service.expected(config, body.expected.to, body.expected.token, body.expected.amount,
                                 body.expected.min_confirmations)
-    result = await service.verify(config, tx_hash, expected, _lang(body.lang, accept_language))
+    result = await service.verify(config, tx_hash, expected, _lang(body.lang, accept_language), fresh=body.fresh)
     return schemas.VerifyResponse.model_validate(result)
 
 

@@ -105,6 +105,7 @@ class VerifyRequest(StrictBody):
     tx_hash: str = Field(min_length=1, max_length=100)
     expected: ExpectedPayment
     lang: Literal["en", "zh-CN"] | None = None
+    fresh: bool = Field(default=False, description="ask the chain even for a cached final answer (reorg watch)")
 
 
 class VerifyResponse(BaseModel):

@@ -87,8 +87,8 @@ class WalletService:
 
     # -- status -------------------------------------------------------------------------------------------
 
-    async def statuses(self, refs: Sequence[tuple[ChainConfig, str]], *, look_elsewhere: bool = True
-                       ) -> list[dict[str, Any]]:
+    async def statuses(self, refs: Sequence[tuple[ChainConfig, str]], *, look_elsewhere: bool = True,
+                       fresh: bool = False) -> list[dict[str, Any]]:
         results: list[dict[str, Any] | None] = [None] * len(refs)
         by_chain: dict[str, list[int]] = {}
         for index, (chain, _) in enumerate(refs):
@@ -97,7 +97,7 @@ class WalletService:
         async def one_chain(key: str, indexes: list[int]) -> None:
             chain = self.chains[key]
             hashes = [refs[i][1] for i in indexes]
-            cached = await self.cache.get_many(key, hashes)
+            cached = [None] * len(hashes) if fresh else await self.cache.get_many(key, hashes)
             todo = [(i, h) for i, h, c in zip(indexes, hashes, cached, strict=True) if c is None]
             for i, c in zip(indexes, cached, strict=True):
                 if c is not None:
@@ -122,8 +122,8 @@ class WalletService:
             await self._mention_other_chains(final)
         return final
 
-    async def status(self, chain: ChainConfig, tx_hash: str) -> dict[str, Any]:
-        [result] = await self.statuses([(chain, tx_hash)])
+    async def status(self, chain: ChainConfig, tx_hash: str, *, fresh: bool = False) -> dict[str, Any]:
+        [result] = await self.statuses([(chain, tx_hash)], fresh=fresh)
         return result
 
     async def _mention_other_chains(self, statuses: list[dict[str, Any]]) -> None:
@@ -148,8 +148,9 @@ class WalletService:
 
     # -- verification -------------------------------------------------------------------------------------
 
-    async def verify(self, chain: ChainConfig, tx_hash: str, expected: Expected, lang: str) -> dict[str, Any]:
-        status = await self.status(chain, tx_hash)
+    async def verify(self, chain: ChainConfig, tx_hash: str, expected: Expected, lang: str,
+                     fresh: bool = False) -> dict[str, Any]:
+        status = await self.status(chain, tx_hash, fresh=fresh)
         verdict = verify_payment(chain, status, expected, found_on=status.get("found_on"), tolerance=self.tolerance)
         return verdict_body(verdict, status, lang)
 

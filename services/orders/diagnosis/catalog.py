@@ -142,6 +142,19 @@ EN: dict[str, dict[str, Any]] = {
         "detail": "The return window ended {deadline} ({counted_from} + {window_days} days).",
         "steps": ["Returns for a change of mind are no longer possible; wrong or damaged items can still be "
                   "returned."]},
+    "ticket": {
+        "paid": "Checked on {chain}: {explanation} Payment {payment_id} is now succeeded and the order is paid.",
+        "waiting": "Checked on {chain}: {explanation} We check it again automatically until it is final.",
+        "not_paid": "Checked on {chain}: {explanation}",
+        "unknown": "We could not reach the {chain} network to check the transaction; we try again automatically.",
+        "rejected": "The transaction could not be checked: {detail}",
+        "deadline": "The transaction was still not final after {hours} hours; an agent will look at it.",
+        "reorg": "The transaction left the chain after it was counted; the payment is pending again.",
+        "no_expectation": "There is no crypto payment on record to check this transaction against (token and "
+                          "amount); an agent will look at it.",
+        "stalled": "No carrier scan for {hours} hours on {tracking_number} ({carrier}); we are checking with "
+                   "the carrier.",
+    },
     "failure": {"insufficient_funds": "insufficient funds", "card_declined": "card declined",
                 "expired": "payment expired", "authentication_failed": "authentication failed",
                 "risk_control": "blocked by risk control", "none": "no reason given"},
@@ -272,6 +285,17 @@ ZH: dict[str, dict[str, Any]] = {
         "title": "退货期已于 {deadline} 结束",
         "detail": "退货期已于 {deadline} 结束（自{counted_from}起 {window_days} 天）。",
         "steps": ["已无法无理由退货；发错或破损的商品仍可退换。"]},
+    "ticket": {
+        "paid": "已在 {chain} 上核实：{explanation} 支付 {payment_id} 已成功，订单已标记为已支付。",
+        "waiting": "已在 {chain} 上核实：{explanation} 我们会自动复查，直到交易最终确认。",
+        "not_paid": "已在 {chain} 上核实：{explanation}",
+        "unknown": "暂时无法连接 {chain} 网络核实交易；我们会自动重试。",
+        "rejected": "无法核实该交易：{detail}",
+        "deadline": "交易在 {hours} 小时后仍未最终确认；客服将人工处理。",
+        "reorg": "该交易在计入后又离开了链（重组）；支付已恢复为处理中。",
+        "no_expectation": "没有可用于核对该交易的链上付款记录（代币和金额）；客服将人工处理。",
+        "stalled": "运单 {tracking_number}（{carrier}）已有 {hours} 小时没有扫描记录；我们正在向承运商核实。",
+    },
     "failure": {"insufficient_funds": "余额不足", "card_declined": "银行卡被拒", "expired": "支付已过期",
                 "authentication_failed": "验证失败", "risk_control": "被风控拦截", "none": "未说明原因"},
     "counted_from": {"delivery": "签收", "placement": "下单"},
