@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from alembic import command
 from services.common.auth import load_keyring
-from services.common.settings import Settings, get_settings
+from services.common.settings import Settings, get_settings, production_problems
 
 app = typer.Typer(help="order-support: the support desk's orders and wallet backend.", no_args_is_help=True)
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,9 +24,15 @@ class Which(enum.StrEnum):
     wallet = "wallet"
 
 
+def _project_root() -> Path:
+    """Where alembic.ini lives: the checkout (editable install), else the working directory (the image's /app)."""
+    return ROOT if (ROOT / "alembic.ini").exists() else Path.cwd()
+
+
 def alembic_config(database_url: str | None = None) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    root = _project_root()
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "alembic"))
     if database_url:
         cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg
@@ -34,6 +40,16 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 def run_migrations(settings: Settings) -> None:
     command.upgrade(alembic_config(settings.database_url), "head")
+
+
+def refuse_incomplete_production(role: str, settings: Settings) -> None:
+    """In production a missing secret or URL stops the process at once, with what is missing."""
+    if settings.environment.lower() != "production":
+        return
+    problems = production_problems(role)
+    if problems:
+        typer.echo(f"order-support {role}: cannot start in production: {'; '.join(problems)}", err=True)
+        raise typer.Exit(2)
 
 
 def build_app(which: Which | None, settings: Settings) -> FastAPI:
@@ -55,6 +71,7 @@ def serve(which: Which | None = typer.Argument(None, help="orders or wallet; bot
           port: int | None = typer.Option(None, envvar="PORT", help="8000 for orders/both, 8001 for wallet")) -> None:
     """Serve the HTTP API (both services in one process by default, wallet-support under /wallet)."""
     settings = get_settings()
+    refuse_incomplete_production(which.value if which else "orders", settings)
     if which is not Which.wallet and settings.should_migrate_on_start:
         run_migrations(settings)
     port = port or (8001 if which is Which.wallet else 8000)
@@ -64,7 +81,9 @@ def serve(which: Which | None = typer.Argument(None, help="orders or wallet; bot
 @app.command()
 def migrate() -> None:
     """Bring the orders database to the latest schema (alembic upgrade head)."""
-    run_migrations(get_settings())
+    settings = get_settings()
+    refuse_incomplete_production("migrate", settings)
+    run_migrations(settings)
     typer.echo("database is at the latest migration")
 
 
@@ -74,9 +93,32 @@ def worker(once: bool = typer.Option(False, help="run one pass and exit")) -> No
     from services.orders.worker import run_worker
 
     settings = get_settings()
+    refuse_incomplete_production("worker", settings)
     if settings.should_migrate_on_start:
         run_migrations(settings)
     asyncio.run(run_worker(settings, once=once))
+
+
+@app.command()
+def healthcheck(worker: bool = typer.Option(False, "--worker", help="check the worker's heartbeat instead"),
+                port: int = typer.Option(8000, envvar="PORT")) -> None:
+    """Container health: the HTTP /healthz of this process, or the worker's recent heartbeat."""
+    import time
+    import urllib.request
+
+    if worker:
+        settings = get_settings()
+        age = time.time() - settings.worker_heartbeat_file.stat().st_mtime if \
+            settings.worker_heartbeat_file.exists() else float("inf")
+        if age > max(3 * settings.worker_interval_seconds, 60):
+            raise typer.Exit(1)
+        return
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as resp:
+            if resp.status != 200:
+                raise typer.Exit(1)
+    except OSError as exc:
+        raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def async_database_url(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
     environment: str = Field(default="development", alias="ENVIRONMENT")
     database_url: str = Field(default=DEFAULT_SQLITE_URL, alias="DATABASE_URL")
@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES")
     migrate_on_start: bool | None = Field(default=None, alias="MIGRATE_ON_START")
     run_worker_in_process: bool = Field(default=True, alias="RUN_WORKER_IN_PROCESS")
+    worker_heartbeat_file: Path = Field(default=Path("/tmp/order-support-worker.heartbeat"),
+                                        alias="WORKER_HEARTBEAT_FILE")
     worker_interval_seconds: float = Field(default=15.0, alias="WORKER_INTERVAL_SECONDS")
     reorg_watch_seconds: float = Field(default=600.0, alias="REORG_WATCH_SECONDS")
     payment_check_deadline_hours: float = Field(default=24.0, alias="PAYMENT_CHECK_DEADLINE_HOURS")
@@ -103,6 +105,32 @@ def _pairs(text: str) -> dict[str, str]:
             key, value = part.split("=", 1)
             out[key.strip().lower()] = value.strip()
     return out
+
+
+# What each process cannot do without in production (ENVIRONMENT=production): `order-support` refuses to
+# start when one is missing, and the compose file is tested against this table.
+REQUIRED_IN_PRODUCTION: dict[str, tuple[str, ...]] = {
+    "migrate": ("DATABASE_URL",),
+    "orders": ("DATABASE_URL", "API_KEYS", "WALLET_SUPPORT_URL", "WALLET_SUPPORT_API_KEY", "CARRIER_WEBHOOK_SECRET"),
+    "wallet": ("API_KEYS", "REDIS_URL"),
+    "worker": ("DATABASE_URL", "WALLET_SUPPORT_URL", "WALLET_SUPPORT_API_KEY"),
+}
+PER_CHAIN_PREFIXES = ("RPC_URLS_", "MERCHANT_ADDRESS_")
+PLACEHOLDER_MARKERS = ("change-me", "changeme")
+
+
+def known_variables() -> set[str]:
+    """Every variable the code reads by name (per-chain ones are matched by prefix)."""
+    return {str(field.alias) for field in Settings.model_fields.values() if field.alias} | {"HOST", "PORT"}
+
+
+def production_problems(role: str, environ: dict[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    problems = [f"{name} is not set" for name in REQUIRED_IN_PRODUCTION.get(role, ()) if not env.get(name, "").strip()]
+    for name in ("API_KEYS", "WALLET_SUPPORT_API_KEY", "CARRIER_WEBHOOK_SECRET"):
+        if any(marker in env.get(name, "").lower() for marker in PLACEHOLDER_MARKERS):
+            problems.append(f"{name} still holds the placeholder from .env.example")
+    return problems
 
 
 @lru_cache

@@ -131,6 +131,7 @@ class Worker:
         while True:
             try:
                 processed = await self.run_once()
+                self.settings.worker_heartbeat_file.touch()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -152,7 +153,9 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
                     merchant_addresses=settings.per_chain("MERCHANT_ADDRESS_"))
     try:
         if once:
-            await worker.run_once()
+            processed = await worker.run_once()
+            settings.worker_heartbeat_file.touch()
+            log.info("worker pass done", extra={"jobs": processed})
         else:
             await worker.run_forever(settings.worker_interval_seconds)
     finally:

@@ -1,0 +1,127 @@
+"""JSON logs with a request id, Prometheus metrics by route, and a body-size guard."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pythonjsonlogger.json import JsonFormatter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.errors import ProblemError, problem_response
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"],
+                   registry=REGISTRY)
+LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+                    registry=REGISTRY,
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_order_support", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                                       rename_fields={"asctime": "time", "levelname": "level"}))
+    handler.addFilter(_RequestIdFilter())
+    handler._order_support = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RequestContextMiddleware:
+    """Request id in and out, metrics by route template, and an access log line without secrets."""
+
+    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+        self.log = logging.getLogger(f"order_support.{service}.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        rid = headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(rid[:64])
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(scope, receive, send)
+            request_id_var.reset(token)
+            return
+
+        received = {"bytes": 0}
+
+        async def guarded_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                received["bytes"] += len(message.get("body", b""))
+                if received["bytes"] > self.max_body_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid[:64].encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, send_wrapper)
+        except _BodyTooLarge:
+            await self._too_large(scope, receive, send)
+            status["code"] = 413
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            method = scope.get("method", "GET")
+            REQUESTS.labels(self.service, method, template, str(status["code"])).inc()
+            LATENCY.labels(self.service, method, template).observe(elapsed)
+            self.log.info("request", extra={"method": method, "route": template, "status": status["code"],
+                                            "duration_ms": round(elapsed * 1000, 2)})
+            request_id_var.reset(token)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        err = ProblemError(f"The request body is larger than {self.max_body_bytes} bytes.")
+        err.status, err.title, err.type_slug = 413, "Payload too large", "payload-too-large"
+        response = problem_response(err, Request(scope))
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def metrics_response() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def redact(value: Any, keep: int = 4) -> str:
+    """Logs never carry full addresses or keys."""
+    text = str(value)
+    return text if len(text) <= keep else text[:keep] + "…"

@@ -1,0 +1,110 @@
+"""Process configuration, read from the environment exactly as the contract names it."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./order_support.db"
+
+
+def async_database_url(url: str) -> str:
+    """Accept the URLs operators write (postgres://, postgresql://, sqlite://) and pick async drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("postgresql+psycopg2://"):
+        return "postgresql+asyncpg://" + url[len("postgresql+psycopg2://") :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: str = Field(default="development", alias="ENVIRONMENT")
+    database_url: str = Field(default=DEFAULT_SQLITE_URL, alias="DATABASE_URL")
+    wallet_support_url: str | None = Field(default=None, alias="WALLET_SUPPORT_URL")
+    wallet_support_api_key: str | None = Field(default=None, alias="WALLET_SUPPORT_API_KEY")
+    tron_api_key: str | None = Field(default=None, alias="TRON_API_KEY")
+    api_keys: str | None = Field(default=None, alias="API_KEYS")
+    api_key_file: Path = Field(default=Path(".order_support_api_key"), alias="API_KEY_FILE")
+    carrier_webhook_secret: str | None = Field(default=None, alias="CARRIER_WEBHOOK_SECRET")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    chains_file: Path | None = Field(default=None, alias="CHAINS_FILE")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    gc_tuning: bool = Field(default=True, alias="GC_TUNING")
+    max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES")
+    migrate_on_start: bool | None = Field(default=None, alias="MIGRATE_ON_START")
+    run_worker_in_process: bool = Field(default=True, alias="RUN_WORKER_IN_PROCESS")
+    worker_interval_seconds: float = Field(default=15.0, alias="WORKER_INTERVAL_SECONDS")
+    reorg_watch_seconds: float = Field(default=600.0, alias="REORG_WATCH_SECONDS")
+    payment_check_deadline_hours: float = Field(default=24.0, alias="PAYMENT_CHECK_DEADLINE_HOURS")
+    rpc_timeout_seconds: float = Field(default=8.0, alias="RPC_TIMEOUT_SECONDS")
+    rpc_batch_size: int = Field(default=100, alias="RPC_BATCH_SIZE")
+    # Delivered-address check thresholds (great-circle km).
+    address_match_km: float = Field(default=0.3, alias="ADDRESS_MATCH_KM")
+    address_mismatch_km: float = Field(default=2.0, alias="ADDRESS_MISMATCH_KM")
+    # Return windows per item category, days: "electronics=7,apparel=30,home=15,default=15".
+    return_windows: str = Field(default="electronics=7,apparel=30,home=15,default=15", alias="RETURN_WINDOWS")
+    # Usual gap between carrier scans, hours: "default=72,sf-express=48".
+    carrier_scan_gaps: str = Field(default="default=72,sf-express=48,usps=72,ups=48,fedex=48,dhl=72",
+                                   alias="CARRIER_SCAN_GAPS")
+    non_returnable: str = Field(default="digital,gift_card,perishable", alias="NON_RETURNABLE_CATEGORIES")
+    payment_pending_too_long_hours: float = Field(default=24.0, alias="PAYMENT_PENDING_TOO_LONG_HOURS")
+    ship_within_hours: float = Field(default=72.0, alias="SHIP_WITHIN_HOURS")
+    payment_tolerance: Decimal = Field(default=Decimal("0"), alias="PAYMENT_TOLERANCE")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.is_sqlite
+
+    def return_window_days(self) -> dict[str, int]:
+        return {k: int(v) for k, v in _pairs(self.return_windows).items()}
+
+    def non_returnable_categories(self) -> set[str]:
+        return {c.strip().lower() for c in self.non_returnable.split(",") if c.strip()}
+
+    def carrier_gap_hours(self) -> dict[str, float]:
+        return {k: float(v) for k, v in _pairs(self.carrier_scan_gaps).items()}
+
+    @staticmethod
+    def per_chain(prefix: str) -> dict[str, str]:
+        """Variables such as RPC_URLS_ETH or MERCHANT_ADDRESS_TRON, keyed by lower-case chain name."""
+        found: dict[str, str] = {}
+        for name, value in os.environ.items():
+            if name.upper().startswith(prefix) and value.strip():
+                found[name[len(prefix) :].lower()] = value.strip()
+        return found
+
+
+def _pairs(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

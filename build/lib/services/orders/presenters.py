@@ -1,0 +1,86 @@
+"""Rows to API bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from services.orders import schemas
+from services.orders.diagnosis.engine import Diagnosis
+from services.orders.diagnosis.returns import ItemEligibility, order_zone
+from services.orders.diagnosis.snapshot import OrderSnapshot
+from services.orders.models import (
+    Order,
+    OrderItem,
+    Payment,
+    PaymentStatusHistory,
+    Return,
+    Shipment,
+    Ticket,
+    TicketMessage,
+)
+
+
+def order_public(order: Order, items: Sequence[OrderItem]) -> schemas.OrderPublic:
+    return schemas.OrderPublic(
+        id=order.id, order_number=order.order_number, status=order.status,  # type: ignore[arg-type]
+        customer=schemas.CustomerPublic(id=order.customer_id, email=order.customer_email,
+                                        phone=order.customer_phone, name=order.customer_name),
+        currency=order.currency, placed_at=order.placed_at,
+        items=[schemas.OrderItemPublic(sku=i.sku, name=i.name, category=i.category, quantity=i.quantity,
+                                       unit_price=i.unit_price, line_total=i.unit_price * i.quantity)
+               for i in items],
+        item_count=sum(i.quantity for i in items), total=order.total,
+        shipping_address=order.shipping_address, created_at=order.created_at, updated_at=order.updated_at)
+
+
+def payment_public(payment: Payment, history: Sequence[PaymentStatusHistory]) -> schemas.PaymentPublic:
+    crypto = None
+    if payment.method == "crypto" and payment.chain:
+        crypto = schemas.CryptoPublic(chain=payment.chain, tx_hash=payment.tx_hash, token=payment.token,
+                                      to_address=payment.to_address, from_address=payment.from_address)
+    return schemas.PaymentPublic(
+        id=payment.id, order_id=payment.order_id, method=payment.method,  # type: ignore[arg-type]
+        amount=payment.amount, currency=payment.currency, status=payment.status,  # type: ignore[arg-type]
+        failure_code=payment.failure_code, crypto=crypto, payment_check=payment.payment_check,
+        history=[schemas.PaymentHistoryEntry.model_validate(h) for h in history],
+        created_at=payment.created_at, updated_at=payment.updated_at)
+
+
+def shipment_public(shipment: Shipment) -> schemas.ShipmentPublic:
+    return schemas.ShipmentPublic.model_validate(shipment)
+
+
+def eligibility_public(items: Sequence[ItemEligibility], zone: str) -> schemas.ReturnEligibility:
+    return schemas.ReturnEligibility(time_zone=zone, items=[
+        schemas.ReturnItemEligibility(sku=e.sku, eligible=e.eligible, window_days=e.window_days, deadline=e.deadline,
+                                      counted_from=e.counted_from,  # type: ignore[arg-type]
+                                      returnable_quantity=e.returnable_quantity, reasons=e.reasons,
+                                      refund_method=e.refund_method, refund_destination=e.refund_destination)
+        for e in items])
+
+
+def diagnosis_public(snapshot: OrderSnapshot, diagnosis: Diagnosis, eligibility: Sequence[ItemEligibility],
+                     lang: str) -> schemas.DiagnosisPublic:
+    zone = str(order_zone(snapshot.order.shipping_address))
+    return schemas.DiagnosisPublic(
+        order_id=snapshot.order.id, order_number=snapshot.order.order_number, computed_at=snapshot.now,
+        lang=lang, state=diagnosis.state, headline=diagnosis.headline,  # type: ignore[arg-type]
+        findings=[schemas.FindingPublic(**asdict(f)) for f in diagnosis.findings],
+        return_eligibility=eligibility_public(eligibility, zone))
+
+
+def return_public(ret: Return) -> schemas.ReturnPublic:
+    return schemas.ReturnPublic.model_validate(ret)
+
+
+def ticket_public(ticket: Ticket, messages: Sequence[TicketMessage],
+                  diagnosis: schemas.DiagnosisPublic | None) -> schemas.TicketPublic:
+    return schemas.TicketPublic(
+        id=ticket.id, type=ticket.type, channel=ticket.channel, status=ticket.status,  # type: ignore[arg-type]
+        order_id=ticket.order_id, order_number=ticket.order_number, customer_id=ticket.customer_id,
+        description=ticket.description, lang=ticket.lang,  # type: ignore[arg-type]
+        tx={"chain": ticket.tx_chain, "tx_hash": ticket.tx_hash} if ticket.tx_hash else None,
+        payment_check=ticket.payment_check, missing_information=ticket.missing_information, details=ticket.details,
+        diagnosis=diagnosis, messages=[schemas.MessagePublic.model_validate(m) for m in messages],
+        created_at=ticket.created_at, updated_at=ticket.updated_at)

@@ -1,0 +1,341 @@
+"""Rules of the orders service: orders, payments and their timeline, shipments. Services flush, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.errors import InvalidInput
+from services.common.settings import Settings
+from services.common.types import utcnow
+from services.orders import repository as repo
+from services.orders import schemas
+from services.orders.diagnosis.missing_info import missing_information
+from services.orders.diagnosis.returns import ItemEligibility, refund_path, return_eligibility
+from services.orders.diagnosis.snapshot import OrderSnapshot, Policy, ShipmentView
+from services.orders.errors import (
+    DuplicateOrderNumber,
+    DuplicateShipment,
+    InvalidTransition,
+    OrderNotFound,
+    PaymentNotFound,
+    ReturnNotAllowed,
+    TicketNotFound,
+)
+from services.orders.models import (
+    Order,
+    OrderItem,
+    Payment,
+    PaymentStatusHistory,
+    Return,
+    Shipment,
+    Ticket,
+    TicketMessage,
+)
+from services.orders.tracking.ingest import apply_events, as_event
+
+PAYMENT_TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"succeeded", "failed"},
+    # A payment reported failed can turn out paid (a bank or the chain says so later).
+    "failed": {"pending", "succeeded"},
+    # Back to pending only when the chain takes a confirmed tx back (reorg): see the reconciler.
+    "succeeded": {"refunded"},
+    "refunded": set(),
+}
+
+ORDER_TRANSITIONS: dict[str, set[str]] = {
+    "pending_payment": {"paid", "cancelled"},
+    "paid": {"fulfilling", "shipped", "cancelled", "refunded", "pending_payment"},
+    "fulfilling": {"shipped", "cancelled", "refunded"},
+    "shipped": {"delivered", "returned", "refunded"},
+    "delivered": {"completed", "returned", "refunded"},
+    "completed": {"returned", "refunded"},
+    "cancelled": {"refunded"},
+    "returned": {"refunded"},
+    "refunded": set(),
+}
+
+
+def order_total(items: Sequence[schemas.OrderItemIn]) -> Decimal:
+    return sum((item.unit_price * item.quantity for item in items), Decimal("0"))
+
+
+def ensure_visible(order: Order | None, principal: Principal, ref: str) -> Order:
+    """A customer sees only their own orders; someone else's is a 404, never a 403."""
+    if order is None or (principal.is_customer and order.customer_id != principal.customer_id):
+        raise OrderNotFound(ref)
+    return order
+
+
+async def create_order(session: AsyncSession, *, body: schemas.OrderCreate) -> tuple[Order, list[OrderItem]]:
+    address = body.shipping_address.model_dump(exclude_none=True) if body.shipping_address else None
+    order = Order(order_number=body.order_number, customer_id=body.customer.id,
+                  customer_email=body.customer.email, customer_phone=body.customer.phone,
+                  customer_name=body.customer.name, currency=body.currency, status=body.status,
+                  total=order_total(body.items), placed_at=body.placed_at, shipping_address=address)
+    items = [OrderItem(order_id=order.id, sku=i.sku, name=i.name, category=i.category.lower(),
+                       quantity=i.quantity, unit_price=i.unit_price) for i in body.items]
+    if not await repo.insert_order(session, order, items):
+        raise DuplicateOrderNumber(body.order_number)
+    return order, items
+
+
+async def get_order(session: AsyncSession, *, order_id: str, principal: Principal) -> Order:
+    return ensure_visible(await repo.order_by_id(session, order_id), principal, order_id)
+
+
+async def list_orders(session: AsyncSession, *, principal: Principal, order_number: str | None,
+                      customer_id: str | None, limit: int, offset: int) -> list[Order]:
+    if principal.is_customer:
+        if customer_id is not None and customer_id != principal.customer_id:
+            return []
+        customer_id = principal.customer_id
+    return await repo.list_orders(session, order_number=order_number, customer_id=customer_id,
+                                  limit=limit, offset=offset)
+
+
+async def set_order_status(session: AsyncSession, *, order: Order, status: str, force: bool = False) -> None:
+    if order.status == status:
+        return
+    allowed = ORDER_TRANSITIONS[order.status]
+    if not force and status not in allowed:
+        raise InvalidTransition("order", order.status, status, allowed)
+    order.status = status
+    order.updated_at = utcnow()
+    await session.flush()
+
+
+async def record_payment(session: AsyncSession, *, order: Order, body: schemas.PaymentCreate,
+                         merchant_addresses: dict[str, str]) -> Payment:
+    crypto = body.crypto
+    payment = Payment(order_id=order.id, method=body.method, amount=body.amount, currency=body.currency.upper(),
+                      status=body.status, failure_code=body.failure_code)
+    if crypto is not None:
+        payment.chain = crypto.chain
+        payment.tx_hash = crypto.tx_hash
+        payment.token = (crypto.token or body.currency).upper()
+        payment.to_address = crypto.to_address or merchant_addresses.get(crypto.chain)
+        payment.from_address = crypto.from_address
+    history = PaymentStatusHistory(payment_id=payment.id, from_status=None, to_status=body.status,
+                                   failure_code=body.failure_code, note="payment attempt recorded", source="api")
+    await repo.add_and_flush(session, payment)
+    await repo.add_and_flush(session, history)
+    if body.status == "succeeded":
+        await _order_paid(session, order)
+    return payment
+
+
+async def _order_paid(session: AsyncSession, order: Order) -> None:
+    if order.status == "pending_payment":
+        await set_order_status(session, order=order, status="paid")
+
+
+async def move_payment(session: AsyncSession, *, payment: Payment, status: str, failure_code: str | None,
+                       note: str | None, source: str = "api", force: bool = False) -> bool:
+    """Move a payment along its timeline; False when it is already there (idempotent)."""
+    if payment.status == status and (failure_code is None or failure_code == payment.failure_code):
+        return False
+    allowed = PAYMENT_TRANSITIONS[payment.status]
+    if not force and status not in allowed:
+        raise InvalidTransition("payment", payment.status, status, allowed)
+    entry = PaymentStatusHistory(payment_id=payment.id, from_status=payment.status, to_status=status,
+                                 failure_code=failure_code, note=note, source=source)
+    payment.status = status
+    payment.failure_code = failure_code if status == "failed" else None
+    payment.updated_at = utcnow()
+    await repo.add_and_flush(session, entry)
+    if status == "succeeded":
+        order = await repo.order_by_id(session, payment.order_id)
+        if order is not None:
+            await _order_paid(session, order)
+    return True
+
+
+async def get_payment(session: AsyncSession, *, payment_id: str, principal: Principal,
+                      for_update: bool = False) -> Payment:
+    payment = await repo.payment_by_id(session, payment_id, for_update=for_update)
+    if payment is None:
+        raise PaymentNotFound(payment_id)
+    order = await repo.order_by_id(session, payment.order_id)
+    if order is None or (principal.is_customer and order.customer_id != principal.customer_id):
+        raise PaymentNotFound(payment_id)
+    return payment
+
+
+async def register_shipment(session: AsyncSession, *, order: Order, body: schemas.ShipmentCreate) -> Shipment:
+    shipment = Shipment(order_id=order.id, carrier=body.carrier, tracking_number=body.tracking_number,
+                        status="pending")
+    if not await repo.insert_shipment(session, shipment):
+        raise DuplicateShipment(body.carrier, body.tracking_number)
+    waiting = await repo.attach_waiting_events(session, shipment)
+    if apply_events(shipment, [as_event(e) for e in waiting]):
+        await session.flush()
+    if order.status in ("paid", "fulfilling"):
+        await set_order_status(session, order=order, status="shipped")
+    return shipment
+
+
+# Diagnosis ----------------------------------------------------------------------------------------------
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(return_window_days=settings.return_window_days(), carrier_gap_hours=settings.carrier_gap_hours(),
+                  payment_pending_hours=settings.payment_pending_too_long_hours,
+                  ship_within_hours=settings.ship_within_hours, address_match_km=settings.address_match_km,
+                  address_mismatch_km=settings.address_mismatch_km,
+                  non_returnable_categories=frozenset(settings.non_returnable_categories()))
+
+
+async def load_snapshot(session: AsyncSession, *, order_id: str, principal: Principal, policy: Policy,
+                        now: datetime | None = None) -> OrderSnapshot:
+    order, items, payments, history, shipments, tickets, returns = await repo.snapshot_rows(session, order_id)
+    order = ensure_visible(order, principal, order_id)
+    return OrderSnapshot(order=order, items=items, payments=payments, history=history,
+                         shipments=[ShipmentView(s, events) for s, events in shipments], tickets=tickets,
+                         returns=returns, now=now or utcnow(), policy=policy)
+
+
+def eligibility_of(snapshot: OrderSnapshot, reason: str | None = None) -> list[ItemEligibility]:
+    return return_eligibility(items=snapshot.items, placed_at=snapshot.order.placed_at,
+                              delivered_at=snapshot.delivered_at, returns=snapshot.returns,
+                              payments=snapshot.payments, shipping_address=snapshot.order.shipping_address,
+                              now=snapshot.now, policy=snapshot.policy, reason=reason)
+
+
+# Returns ------------------------------------------------------------------------------------------------
+
+RETURN_TRANSITIONS: dict[str, set[str]] = {
+    "requested": {"approved", "rejected"},
+    "approved": {"received", "rejected"},
+    "received": {"refunded"},
+    "rejected": set(),
+    "refunded": set(),
+}
+
+
+async def create_return(session: AsyncSession, *, snapshot: OrderSnapshot, body: schemas.ReturnCreate) -> Return:
+    by_sku = {e.sku: e for e in eligibility_of(snapshot, body.reason)}
+    prices = {i.sku: i.unit_price for i in snapshot.items}
+    problems: list[dict[str, str]] = []
+    for index, line in enumerate(body.items):
+        item = by_sku.get(line.sku)
+        field = f"items.{index}"
+        if item is None:
+            problems.append({"field": f"{field}.sku", "message": f"{line.sku} is not an item of this order"})
+        elif not item.eligible:
+            problems.append({"field": field, "message": f"{line.sku} cannot be returned: {', '.join(item.reasons)}"})
+        elif line.quantity > item.returnable_quantity:
+            problems.append({"field": f"{field}.quantity",
+                             "message": f"quantity_exceeded: at most {item.returnable_quantity} of {line.sku}"})
+    if problems:
+        raise ReturnNotAllowed("Some items cannot be returned: " + "; ".join(p["message"] for p in problems),
+                               errors=problems)
+    method, destination = refund_path(snapshot.payments)
+    ret = Return(order_id=snapshot.order.id, status="requested", reason=body.reason, condition=body.condition,
+                 items=[{"sku": line.sku, "quantity": line.quantity} for line in body.items],
+                 refund_method=method, refund_destination=destination,
+                 refund_amount=sum((prices[line.sku] * line.quantity for line in body.items), Decimal("0")))
+    await repo.add_and_flush(session, ret)
+    return ret
+
+
+async def move_return(session: AsyncSession, *, ret: Return, status: str) -> None:
+    if ret.status == status:
+        return
+    allowed = RETURN_TRANSITIONS[ret.status]
+    if status not in allowed:
+        raise InvalidTransition("return", ret.status, status, allowed)
+    ret.status = status
+    ret.updated_at = utcnow()
+    await session.flush()
+
+
+# Tickets ------------------------------------------------------------------------------------------------
+
+def ensure_ticket_visible(ticket: Ticket | None, principal: Principal, ref: str) -> Ticket:
+    if ticket is None or (principal.is_customer and ticket.customer_id != principal.customer_id):
+        raise TicketNotFound(ref)
+    return ticket
+
+
+async def find_ticket_order(session: AsyncSession, *, body: schemas.TicketCreate, principal: Principal) -> Order | None:
+    order = None
+    if body.order_id:
+        order = await repo.order_by_id(session, body.order_id)
+        ref = body.order_id
+    elif body.order_number:
+        order = await repo.order_by_number(session, body.order_number)
+        ref = body.order_number
+    else:
+        return None
+    if body.order_id and body.order_number and order is not None and order.order_number != body.order_number:
+        raise InvalidInput("order_id and order_number name different orders.",
+                           errors=[{"field": "order_number", "message": "does not match order_id"}])
+    return ensure_visible(order, principal, ref)
+
+
+async def create_ticket(session: AsyncSession, *, body: schemas.TicketCreate, principal: Principal, lang: str,
+                        snapshot: OrderSnapshot | None) -> Ticket:
+    order = snapshot.order if snapshot else None
+    if principal.is_customer:
+        customer_id = principal.customer_id
+    else:
+        customer_id = order.customer_id if order else body.customer_id
+        if order and body.customer_id and body.customer_id != order.customer_id:
+            raise InvalidInput("customer_id is not the order's customer.",
+                               errors=[{"field": "customer_id", "message": "does not match the order"}])
+    details = body.details.model_dump(exclude_defaults=True)
+    tx = body.tx.model_dump() if body.tx else None
+    missing = missing_information(
+        ticket_type=body.type, order=order, items=snapshot.items if snapshot else [],
+        payments=snapshot.payments if snapshot else [],
+        shipments=[v.shipment for v in snapshot.shipments] if snapshot else [], details=details, tx=tx)
+    ticket = Ticket(order_id=order.id if order else None,
+                    order_number=order.order_number if order else body.order_number,
+                    customer_id=customer_id, type=body.type, channel=body.channel, status="open",
+                    description=body.description, lang=lang, tx_chain=tx["chain"] if tx else None,
+                    tx_hash=tx["tx_hash"] if tx else None, missing_information=missing, details=details or None)
+    await repo.add_and_flush(session, ticket)
+    await repo.add_and_flush(session, TicketMessage(ticket_id=ticket.id, author="customer", channel=body.channel,
+                                                    text=body.description))
+    return ticket
+
+
+TICKET_TRANSITIONS: dict[str, set[str]] = {
+    "open": {"waiting_customer", "waiting_chain", "resolved", "closed"},
+    "waiting_customer": {"open", "resolved", "closed"},
+    "waiting_chain": {"open", "resolved", "closed"},
+    "resolved": {"open", "closed"},
+    "closed": {"open"},
+}
+
+
+async def move_ticket(session: AsyncSession, *, ticket: Ticket, status: str, note: str | None,
+                      author: str = "agent") -> None:
+    if ticket.status == status:
+        return
+    allowed = TICKET_TRANSITIONS[ticket.status]
+    if status not in allowed:
+        raise InvalidTransition("ticket", ticket.status, status, allowed)
+    ticket.status = status
+    ticket.updated_at = utcnow()
+    if note:
+        await repo.add_and_flush(session, TicketMessage(ticket_id=ticket.id, author=author, channel=ticket.channel,
+                                                        text=note))
+    await session.flush()
+
+
+async def add_message(session: AsyncSession, *, ticket: Ticket, principal: Principal,
+                      body: schemas.MessageCreate) -> TicketMessage:
+    author = "customer" if principal.is_customer else (body.author or "agent")
+    message = TicketMessage(ticket_id=ticket.id, author=author, channel=body.channel or ticket.channel,
+                            text=body.text)
+    ticket.updated_at = utcnow()
+    # A customer's answer puts a ticket that waited on them back in the agents' queue.
+    if author == "customer" and ticket.status in ("waiting_customer", "resolved"):
+        ticket.status = "open"
+    await repo.add_and_flush(session, message)
+    return message

@@ -1,0 +1,60 @@
+"""The one small interface per chain family, and the errors every chain client speaks.
+
+Technical failures (timeouts, 5xx, 429, refused connections, non-JSON, a node on the wrong chain) mean
+"ask elsewhere or later" and end as `unknown` with retry advice; logical answers (the chain says no such
+transaction) are data, not errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from services.wallet_support.chains.registry import ChainConfig
+
+
+class ChainError(Exception):
+    """Root of every chain access failure."""
+
+
+class ChainUnavailable(ChainError):
+    """No configured endpoint could answer (after retries and failover)."""
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(ChainUnavailable):
+    pass
+
+
+class WrongChainEndpoint(ChainUnavailable):
+    """An endpoint answered eth_chainId with another chain: it is refused, never used."""
+
+
+class RpcError(ChainError):
+    """A JSON-RPC error object: the node understood and said no."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class ChainClient(Protocol):
+    """What the service needs from a chain, whatever its family."""
+
+    chain: ChainConfig
+
+    async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
+        """The status of each hash (the contract's tx status body), in order. Raises ChainUnavailable."""
+        ...
+
+    async def probe(self) -> bool:
+        """True when at least one endpoint answers for the right chain."""
+        ...
+
+    async def aclose(self) -> None:
+        ...

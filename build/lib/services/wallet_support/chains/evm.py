@@ -1,0 +1,314 @@
+"""EVM chains: raw facts fetched in a few batched rounds through web3.py on our transport, then a pure
+function turns them into the contract's status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from web3 import AsyncWeb3
+
+from services.wallet_support.cache import ResultCache
+from services.wallet_support.chains.base import ChainUnavailable, RpcError
+from services.wallet_support.chains.decoding import decode_revert, evm_transfers, units
+from services.wallet_support.chains.registry import ChainConfig
+from services.wallet_support.chains.transport import HttpxProvider, RpcTransport
+
+REPLACEMENT_SCAN_BLOCKS = 256
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+@dataclass
+class EvmFacts:
+    """What the chain said about one hash, gathered before deciding."""
+
+    tx_hash: str
+    head: int
+    finalized: int | None
+    tx: dict[str, Any] | None = None
+    receipt: dict[str, Any] | None = None
+    block_time: int | None = None
+    revert_data: str | None = None
+    revert_message: str | None = None
+    replay_succeeded: bool = False
+    nonce_latest: int | None = None
+    nonce_pending: int | None = None
+    next_base_fee: int | None = None
+    sighting: dict[str, Any] | None = None  # what we saw of it earlier, when the node no longer has it
+    replaced_by: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _fees(tx: dict[str, Any]) -> int | None:
+    return _int(tx.get("maxFeePerGas")) or _int(tx.get("gasPrice"))
+
+
+def replacement_kind(original: dict[str, Any], replacement: dict[str, Any]) -> str:
+    same = lambda key: str(original.get(key) or "0x").lower() == str(replacement.get(key) or "0x").lower()  # noqa: E731
+    if (str(replacement.get("to") or "").lower() == str(replacement.get("from") or "").lower()
+            and (_int(replacement.get("value")) or 0) == 0):
+        return "cancel"
+    if same("to") and same("value") and same("input"):
+        return "speedup"
+    return "other"
+
+
+def evm_status(chain: ChainConfig, facts: EvmFacts, checked_at: datetime) -> dict[str, Any]:
+    """The contract's tx status from raw EVM facts. Pure."""
+    body: dict[str, Any] = {
+        "chain": chain.key, "tx_hash": facts.tx_hash, "status": "not_found", "confirmations": 0,
+        "required_confirmations": chain.required_confirmations, "block_number": None, "block_time": None,
+        "from": None, "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None,
+        "replaced_by": None, "pending_reason": None, "nonce": None, "checked_at": checked_at,
+    }
+    tx, receipt = facts.tx, facts.receipt
+    source = tx or facts.sighting
+    if source:
+        body.update({"from": (source.get("from") or "").lower() or None, "to": (source.get("to") or "").lower() or None,
+                     "native_value": units(_int(source.get("value")) or 0, chain.native_decimals),
+                     "nonce": _int(source.get("nonce"))})
+    if receipt is not None:
+        block = _int(receipt["blockNumber"]) or 0
+        confirmations = max(facts.head - block + 1, 0)
+        gas_used = _int(receipt.get("gasUsed")) or 0
+        price = _int(receipt.get("effectiveGasPrice")) or (_int(tx.get("gasPrice")) if tx else None) or 0
+        body.update({"block_number": block, "confirmations": confirmations,
+                     "block_time": datetime.fromtimestamp(facts.block_time, UTC) if facts.block_time else None,
+                     "fee": units(gas_used * price, chain.native_decimals),
+                     "transfers": evm_transfers(receipt.get("logs") or [], chain)})
+        if body["from"] is None:
+            body["from"] = (receipt.get("from") or "").lower() or None
+            body["to"] = (receipt.get("to") or "").lower() or None
+        if _int(receipt.get("status")) == 0:
+            gas_limit = _int(tx.get("gas")) if tx else None
+            if gas_limit is not None and gas_used >= gas_limit and not facts.revert_data:
+                failure = {"reason": "out_of_gas", "message": f"used all {gas_limit} gas of its limit"}
+            else:
+                message = facts.revert_message or decode_revert(facts.revert_data)
+                if message is None:
+                    message = ("reverted; replaying it at its block succeeded, so the reason depended on state "
+                               "that has since changed") if facts.replay_succeeded else "reverted without a reason"
+                failure = {"reason": "reverted", "message": message}
+            body.update({"status": "failed", "failure": failure, "transfers": []})
+            return body
+        final = confirmations >= chain.required_confirmations or (
+            chain.finality == "finalized_tag" and facts.finalized is not None and block <= facts.finalized)
+        body["status"] = "finalized" if final else "confirmed"
+        return body
+    if tx is not None:
+        body["status"] = "pending"
+        nonce = _int(tx.get("nonce")) or 0
+        if facts.nonce_pending is not None and facts.nonce_pending <= nonce and (facts.nonce_latest or 0) < nonce:
+            body["pending_reason"] = "nonce_gap"
+            body["missing_nonce"] = facts.nonce_pending
+        elif facts.next_base_fee is not None and (_fees(tx) or 0) < facts.next_base_fee:
+            body["pending_reason"] = "fee_too_low"
+            body["max_fee_per_gas"] = str(_fees(tx))
+            body["base_fee_per_gas"] = str(facts.next_base_fee)
+        else:
+            body["pending_reason"] = "in_mempool"
+        return body
+    if facts.sighting is not None and facts.nonce_latest is not None:
+        nonce = _int(facts.sighting.get("nonce")) or 0
+        if facts.nonce_latest > nonce:
+            body["status"] = "replaced"
+            body["replaced_by"] = facts.replaced_by
+        else:
+            body["status"] = "dropped"
+        return body
+    return body
+
+
+def sighting_of(tx: dict[str, Any], head: int) -> dict[str, Any]:
+    keep = ("from", "to", "value", "input", "nonce", "gas", "maxFeePerGas", "gasPrice")
+    return {**{k: tx.get(k) for k in keep}, "seen_block": head}
+
+
+class EvmClient:
+    """ChainClient for an EVM chain."""
+
+    def __init__(self, chain: ChainConfig, *, http: httpx.AsyncClient, cache: ResultCache, batch_size: int = 100,
+                 urls: Sequence[str] | None = None) -> None:
+        self.chain = chain
+        self.cache = cache
+        self.transport = RpcTransport(chain_key=chain.key, chain_id=chain.chain_id, urls=urls or chain.rpc_urls,
+                                      client=http, batch_size=batch_size)
+        self.provider = HttpxProvider(self.transport)
+        self.w3 = AsyncWeb3(self.provider)
+
+    async def probe(self) -> bool:
+        return await self.transport.probe()
+
+    async def aclose(self) -> None:
+        return None
+
+    async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
+        checked_at = datetime.now(UTC)
+        facts = await self.gather(tx_hashes)
+        results = [evm_status(self.chain, f, checked_at) for f in facts]
+        missing = [i for i, r in enumerate(results) if r["status"] == "not_found"]
+        if missing and len(self.transport.endpoints) > 1:
+            await self._confirm_not_found(results, missing, checked_at)
+        return results
+
+    async def _confirm_not_found(self, results: list[dict[str, Any]], missing: list[int],
+                                 checked_at: datetime) -> None:
+        """A lagging or pruned node says 'no such tx'; before believing it, ask the next endpoints."""
+        calls = [("eth_getTransactionByHash", [results[i]["tx_hash"]]) for i in missing]
+        for offset, answers in enumerate(await self.transport.on_other_endpoints(calls), start=1):
+            found = [i for i, answer in zip(missing, answers, strict=True) if isinstance(answer, dict)]
+            if not found:
+                continue
+            pinned = EvmClient(self.chain, http=self.transport.client, cache=self.cache,
+                               batch_size=self.transport.batch_size,
+                               urls=[e.url for e in self.transport.endpoints[offset:]])
+            facts = await pinned.gather([results[i]["tx_hash"] for i in found])
+            for i, fact in zip(found, facts, strict=True):
+                results[i] = evm_status(self.chain, fact, checked_at) | {"answered_by_endpoint": offset + 1}
+            missing = [i for i in missing if i not in found]
+            if not missing:
+                return
+        for i in missing:
+            results[i]["not_found_confirmed_by"] = len(self.transport.endpoints)
+
+    async def gather(self, tx_hashes: Sequence[str]) -> list[EvmFacts]:
+        rpc = self.provider.make_batch_request
+        head_calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+        if self.chain.finality == "finalized_tag":
+            head_calls.append(("eth_getBlockByNumber", ["finalized", False]))
+        calls = head_calls + [c for h in tx_hashes for c in (("eth_getTransactionByHash", [h]),
+                                                               ("eth_getTransactionReceipt", [h]))]
+        answers = [_result(r) for r in await rpc(calls)]
+        refused = next((a for a in answers if isinstance(a, RpcError)), None)
+        if refused is not None:
+            # The node would not answer these reads: we know nothing, which is not "not found".
+            raise ChainUnavailable(f"{self.chain.key} node refused the status calls ({refused})", retry_after=30)
+        head = _int(answers[0]) or 0
+        finalized = None
+        if self.chain.finality == "finalized_tag" and isinstance(answers[1], dict):
+            finalized = _int(answers[1].get("number"))
+        body = answers[len(head_calls):]
+        facts = [EvmFacts(tx_hash=h, head=head, finalized=finalized,
+                          tx=body[2 * i] if isinstance(body[2 * i], dict) else None,
+                          receipt=body[2 * i + 1] if isinstance(body[2 * i + 1], dict) else None)
+                 for i, h in enumerate(tx_hashes)]
+        await self._second_round(facts)
+        return facts
+
+    async def _second_round(self, facts: list[EvmFacts]) -> None:
+        calls: list[tuple[str, list[Any]]] = []
+        handlers: list[tuple[EvmFacts, str]] = []
+        blocks_needed: dict[int, list[EvmFacts]] = {}
+        for f in facts:
+            if f.tx is not None:
+                await self.cache.remember_sighting(self.chain.key, f.tx_hash, sighting_of(f.tx, f.head))
+            if f.receipt is not None:
+                block = _int(f.receipt["blockNumber"]) or 0
+                cached = self.cache.block_time(self.chain.key, block, f.receipt.get("blockHash"))
+                if cached is not None:
+                    f.block_time = cached
+                else:
+                    blocks_needed.setdefault(block, []).append(f)
+                if _int(f.receipt.get("status")) == 0 and f.tx is not None:
+                    call = {k: f.tx.get(k) for k in ("from", "to", "value", "gas") if f.tx.get(k) is not None}
+                    call["data"] = f.tx.get("input") or "0x"
+                    calls.append(("eth_call", [call, hex(max(block - 1, 0))]))
+                    handlers.append((f, "replay"))
+            elif f.tx is not None:
+                sender = f.tx["from"]
+                calls += [("eth_getTransactionCount", [sender, "latest"]),
+                          ("eth_getTransactionCount", [sender, "pending"])]
+                handlers += [(f, "nonce_latest"), (f, "nonce_pending")]
+            else:
+                f.sighting = await self.cache.sighting(self.chain.key, f.tx_hash)
+                if f.sighting is not None:
+                    calls.append(("eth_getTransactionCount", [f.sighting["from"], "latest"]))
+                    handlers.append((f, "nonce_latest"))
+        if any(f.tx is not None and f.receipt is None for f in facts):
+            calls.append(("eth_feeHistory", [1, "latest", []]))
+            handlers.append((facts[0], "fee_history"))
+        for block in blocks_needed:
+            calls.append(("eth_getBlockByNumber", [hex(block), False]))
+            handlers.append((blocks_needed[block][0], "block"))
+        if not calls:
+            return
+        results = await self.provider.make_batch_request(calls)
+        next_base_fee = None
+        for (f, kind), raw in zip(handlers, results, strict=True):
+            error = raw.get("error")
+            value = raw.get("result")
+            if kind == "replay":
+                if error:
+                    f.revert_data = _revert_data(error)
+                    if f.revert_data is None and isinstance(error, dict):
+                        f.revert_message = _message_reason(str(error.get("message", "")))
+                else:
+                    f.replay_succeeded = True
+            elif kind in ("nonce_latest", "nonce_pending") and not error:
+                setattr(f, kind, _int(value))
+            elif kind == "fee_history" and not error and isinstance(value, dict):
+                fees = value.get("baseFeePerGas") or []
+                next_base_fee = _int(fees[-1]) if fees else None
+            elif kind == "block" and not error and isinstance(value, dict):
+                timestamp = _int(value.get("timestamp"))
+                for waiting in blocks_needed[_int(value["number"]) or 0]:
+                    waiting.block_time = timestamp
+                if timestamp is not None:
+                    self.cache.remember_block_time(self.chain.key, _int(value["number"]) or 0, value.get("hash"),
+                                                   timestamp)
+        for f in facts:
+            if f.tx is not None and f.receipt is None:
+                f.next_base_fee = next_base_fee
+        replaced = [f for f in facts if f.sighting is not None and f.nonce_latest is not None
+                    and f.nonce_latest > (_int(f.sighting.get("nonce")) or 0)]
+        if replaced:
+            await asyncio.gather(*(self._find_replacement(f) for f in replaced))
+
+    async def _find_replacement(self, facts: EvmFacts) -> None:
+        sighting = facts.sighting or {}
+        sender = str(sighting.get("from", "")).lower()
+        nonce = _int(sighting.get("nonce"))
+        start = max(int(sighting.get("seen_block") or facts.head) - 1, 0)
+        end = min(facts.head, start + REPLACEMENT_SCAN_BLOCKS)
+        calls = [("eth_getBlockByNumber", [hex(n), True]) for n in range(start, end + 1)]
+        for raw in await self.provider.make_batch_request(calls):
+            block = raw.get("result") or {}
+            for tx in block.get("transactions") or []:
+                if str(tx.get("from", "")).lower() == sender and _int(tx.get("nonce")) == nonce:
+                    facts.replaced_by = {"tx_hash": tx["hash"], "kind": replacement_kind(sighting, tx)}
+                    return
+
+
+def _result(raw: Any) -> Any:
+    if raw.get("error"):
+        err = raw["error"]
+        return RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
+    return raw.get("result")
+
+
+def _revert_data(error: Any) -> str | None:
+    if not isinstance(error, dict):
+        return None
+    data = error.get("data")
+    if isinstance(data, dict):  # some nodes nest it: {"data": {"data": "0x..."}}
+        data = data.get("data") or data.get("result")
+    if isinstance(data, str) and data.startswith("0x") and len(data) > 2:
+        return data
+    return None
+
+
+def _message_reason(message: str) -> str | None:
+    prefix = "execution reverted"
+    if message.startswith(prefix):
+        reason = message[len(prefix):].lstrip(": ").strip()
+        return reason or None
+    return None

@@ -1,0 +1,239 @@
+"""TRON through the TronGrid HTTP API (httpx): facts fetched, then a pure function decides.
+
+`gettransactioninfobyid` answers `{}` for a tx that is not in a block yet; `/walletsolidity/` answers only
+once the block is irreversible. A tx in a block is not a successful tx: `contractRet` other than SUCCESS, or
+a receipt result other than SUCCESS, is a failure whatever an explorer shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from services.wallet_support.chains.addresses import tron_from_hex
+from services.wallet_support.chains.base import ChainUnavailable, RateLimited, RpcError
+from services.wallet_support.chains.decoding import TRANSFER_TOPIC, units
+from services.wallet_support.chains.registry import ChainConfig
+
+FAILURE_REASONS = {
+    "OUT_OF_ENERGY": "out_of_energy", "REVERT": "reverted", "TRANSFER_FAILED": "insufficient_balance",
+    "OUT_OF_TIME": "other", "BAD_JUMP_DESTINATION": "reverted", "ILLEGAL_OPERATION": "reverted",
+}
+
+
+@dataclass
+class TronFacts:
+    tx_hash: str
+    head: int
+    tx: dict[str, Any]
+    info: dict[str, Any]
+    solid: bool
+
+
+def decode_message(hex_text: str | None) -> str | None:
+    if not hex_text:
+        return None
+    try:
+        return bytes.fromhex(hex_text).decode("utf-8", errors="replace")
+    except ValueError:
+        return hex_text
+
+
+def _failure(contract_ret: str | None, info: dict[str, Any]) -> dict[str, str] | None:
+    receipt = info.get("receipt") or {}
+    receipt_result = receipt.get("result")
+    failed = (contract_ret not in (None, "SUCCESS") or info.get("result") == "FAILED"
+              or receipt_result not in (None, "SUCCESS", "DEFAULT"))
+    if not failed:
+        return None
+    code = receipt_result if receipt_result not in (None, "SUCCESS", "DEFAULT") else contract_ret or "FAILED"
+    message = decode_message(info.get("resMessage")) or code
+    reason = FAILURE_REASONS.get(str(code), "other")
+    lowered = message.lower()
+    if "bandwidth" in lowered or "bandwith" in lowered:
+        reason = "out_of_bandwidth"
+    elif "balance is not sufficient" in lowered or "insufficient balance" in lowered:
+        reason = "insufficient_balance"
+    return {"reason": reason, "message": message, "code": str(code)}
+
+
+def _contract_parties(tx: dict[str, Any], chain: ChainConfig) -> dict[str, Any]:
+    contracts = (tx.get("raw_data") or {}).get("contract") or []
+    if not contracts:
+        return {}
+    contract = contracts[0]
+    value = (contract.get("parameter") or {}).get("value") or {}
+    kind = contract.get("type")
+    parties: dict[str, Any] = {"contract_type": kind}
+    if value.get("owner_address"):
+        parties["from"] = tron_from_hex(value["owner_address"])
+    if kind == "TransferContract":
+        parties["to"] = tron_from_hex(value["to_address"]) if value.get("to_address") else None
+        parties["native_value"] = units(int(value.get("amount") or 0), chain.native_decimals)
+    elif kind == "TriggerSmartContract":
+        parties["to"] = tron_from_hex(value["contract_address"]) if value.get("contract_address") else None
+        parties["native_value"] = units(int(value.get("call_value") or 0), chain.native_decimals)
+    elif kind == "TransferAssetContract":
+        parties["to"] = tron_from_hex(value["to_address"]) if value.get("to_address") else None
+        parties["native_value"] = units(0, chain.native_decimals)
+        asset = value.get("asset_name", "")
+        parties["trc10"] = {"asset": decode_message(asset) if asset else None, "amount": str(value.get("amount"))}
+    return parties
+
+
+def trc20_transfers(logs: list[dict[str, Any]], chain: ChainConfig) -> list[dict[str, Any]]:
+    """TRON logs: 20-byte hex addresses without the 41 prefix, topics without 0x."""
+    transfers = []
+    for entry in logs or []:
+        topics = entry.get("topics") or []
+        if len(topics) != 3 or str(topics[0]).lower().removeprefix("0x") != TRANSFER_TOPIC:
+            continue
+        contract = tron_from_hex(str(entry.get("address", "")))
+        token = chain.token_by_contract(contract)
+        raw_amount = int(str(entry.get("data") or "0") or "0", 16)
+        transfers.append({
+            "token": token.symbol if token else None, "contract": contract,
+            "from": tron_from_hex(topics[1]), "to": tron_from_hex(topics[2]),
+            "amount": units(raw_amount, token.decimals) if token else str(raw_amount),
+            "raw_amount": str(raw_amount), "decimals": token.decimals if token else None})
+    return transfers
+
+
+def tron_status(chain: ChainConfig, facts: TronFacts, checked_at: datetime) -> dict[str, Any]:
+    """The contract's tx status from raw TRON facts. Pure."""
+    body: dict[str, Any] = {
+        "chain": chain.key, "tx_hash": facts.tx_hash, "status": "not_found", "confirmations": 0,
+        "required_confirmations": chain.required_confirmations, "block_number": None, "block_time": None,
+        "from": None, "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None,
+        "replaced_by": None, "pending_reason": None, "checked_at": checked_at,
+    }
+    tx, info = facts.tx, facts.info
+    parties = _contract_parties(tx, chain) if tx else {}
+    body.update({k: parties.get(k) for k in ("from", "to", "native_value")})
+    if parties.get("trc10"):
+        body["trc10"] = parties["trc10"]
+    if not info:
+        if tx:
+            body.update({"status": "pending", "pending_reason": "in_mempool"})
+        return body
+    block = int(info.get("blockNumber") or 0)
+    receipt = info.get("receipt") or {}
+    sun = 10 ** chain.native_decimals
+    body.update({
+        "block_number": block, "confirmations": max(facts.head - block + 1, 0),
+        "block_time": datetime.fromtimestamp(int(info["blockTimeStamp"]) / 1000, UTC)
+        if info.get("blockTimeStamp") else None,
+        "fee": units(int(info.get("fee") or 0), chain.native_decimals),
+        "resources": {"energy_used": int(receipt.get("energy_usage_total") or 0),
+                      "energy_burned_trx": units(int(receipt.get("energy_fee") or 0), chain.native_decimals),
+                      "bandwidth_used": int(receipt.get("net_usage") or 0),
+                      "bandwidth_burned_trx": units(int(receipt.get("net_fee") or 0), chain.native_decimals),
+                      "trx_per_unit": str(sun)},
+        "transfers": trc20_transfers(info.get("log") or [], chain),
+    })
+    contract_ret = ((tx.get("ret") or [{}])[0]).get("contractRet") if tx else None
+    failure = _failure(contract_ret, info)
+    if failure is not None:
+        body.update({"status": "failed", "failure": failure, "transfers": []})
+        return body
+    if body["from"] is None and body["transfers"]:
+        body["from"] = body["transfers"][0]["from"]
+    final = facts.solid or body["confirmations"] >= chain.required_confirmations
+    body["status"] = "finalized" if final else "confirmed"
+    return body
+
+
+class TronClient:
+    """ChainClient for TRON over its HTTP API, with failover across endpoints and retries."""
+
+    def __init__(self, chain: ChainConfig, *, http: httpx.AsyncClient, api_key: str | None,
+                 urls: Sequence[str] | None = None, attempts: int = 2, backoff: float = 0.1,
+                 concurrency: int = 16) -> None:
+        self.chain = chain
+        self.http = http
+        self.urls = [u.rstrip("/") for u in (urls or chain.rpc_urls)]
+        self.headers = {"content-type": "application/json", **({"TRON-PRO-API-KEY": api_key} if api_key else {})}
+        self.attempts = attempts
+        self.backoff = backoff
+        self.gate = asyncio.Semaphore(concurrency)
+        self.calls_sent = 0
+        self.cooldown: dict[str, float] = {}
+
+    async def probe(self) -> bool:
+        try:
+            await self._post("/wallet/getnowblock", {})
+        except ChainUnavailable:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        return None
+
+    async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
+        checked_at = datetime.now(UTC)
+        now_block = await self._post("/wallet/getnowblock", {})
+        head = int(((now_block.get("block_header") or {}).get("raw_data") or {}).get("number") or 0)
+        facts = await asyncio.gather(*(self._facts(h, head) for h in tx_hashes))
+        return [tron_status(self.chain, f, checked_at) for f in facts]
+
+    async def _facts(self, tx_hash: str, head: int) -> TronFacts:
+        async with self.gate:
+            tx, info = await asyncio.gather(self._post("/wallet/gettransactionbyid", {"value": tx_hash}),
+                                            self._post("/wallet/gettransactioninfobyid", {"value": tx_hash}))
+            solid = False
+            if info:
+                solid = bool(await self._post("/walletsolidity/gettransactioninfobyid", {"value": tx_hash}))
+        return TronFacts(tx_hash=tx_hash, head=head, tx=tx, info=info, solid=solid)
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        last = "no endpoint tried"
+        retry_after = 30
+        now = time.monotonic()
+        ordered = sorted(self.urls, key=lambda u: self.cooldown.get(u, 0.0) > now)
+        for url in ordered:
+            for attempt in range(self.attempts):
+                try:
+                    self.calls_sent += 1
+                    resp = await self.http.post(url + path, content=orjson.dumps(payload), headers=self.headers)
+                except httpx.TimeoutException:
+                    last = "timeout"
+                except httpx.HTTPError as exc:
+                    last = f"connection failed: {type(exc).__name__}"
+                else:
+                    if resp.status_code == 429 or resp.status_code >= 500:
+                        last = f"HTTP {resp.status_code}"
+                        header = resp.headers.get("retry-after")
+                        if header and header.isdigit():
+                            retry_after = max(retry_after, int(header))
+                    elif resp.status_code >= 400:
+                        last = f"HTTP {resp.status_code}"
+                    else:
+                        try:
+                            data = orjson.loads(resp.content)
+                        except orjson.JSONDecodeError:
+                            last = "answer is not JSON"
+                        else:
+                            if isinstance(data, dict) and "Error" in data:
+                                # TRON reports many errors with HTTP 200 and an Error field.
+                                message = str(data["Error"])
+                                if "frequency" in message.lower() or "limit" in message.lower():
+                                    last = f"rate limited: {message}"
+                                else:
+                                    raise RpcError(0, message)
+                            elif isinstance(data, dict):
+                                self.cooldown.pop(url, None)
+                                return data
+                            else:
+                                last = "unexpected answer shape"
+                if attempt + 1 < self.attempts:
+                    await asyncio.sleep(self.backoff * (2 ** attempt))
+            self.cooldown[url] = time.monotonic() + 15
+        error = RateLimited if ("429" in last or "rate" in last) else ChainUnavailable
+        raise error(f"no tron endpoint answered ({last})", retry_after=retry_after)

@@ -1,0 +1,70 @@
+"""The wallet-support service application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.common.app import install_edge, tune_gc
+from services.common.auth import KeyRing, load_keyring
+from services.common.observability import configure_logging
+from services.common.settings import Settings, get_settings
+from services.wallet_support.cache import ResultCache
+from services.wallet_support.chains.base import ChainClient
+from services.wallet_support.chains.evm import EvmClient
+from services.wallet_support.chains.registry import ChainConfig, load_chains
+from services.wallet_support.chains.tron import TronClient
+from services.wallet_support.router import router
+from services.wallet_support.service import WalletService
+
+
+def build_clients(chains: dict[str, ChainConfig], *, http: httpx.AsyncClient, cache: ResultCache,
+                  settings: Settings) -> dict[str, ChainClient]:
+    clients: dict[str, ChainClient] = {}
+    for key, chain in chains.items():
+        if chain.family == "evm":
+            clients[key] = EvmClient(chain, http=http, cache=cache, batch_size=settings.rpc_batch_size)
+        else:
+            clients[key] = TronClient(chain, http=http, api_key=settings.tron_api_key)
+    return clients
+
+
+def create_app(settings: Settings | None = None, *, keyring: KeyRing | None = None,
+               chains: dict[str, ChainConfig] | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    chains = chains if chains is not None else load_chains(settings.chains_file)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.rpc_timeout_seconds, connect=3.0),
+                             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+    cache = ResultCache(redis_url=settings.redis_url)
+    clients = build_clients(chains, http=http, cache=cache, settings=settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_tuning:
+            tune_gc()
+        yield
+        await http.aclose()
+        await cache.aclose()
+
+    app = FastAPI(title="order-support: wallet-support", version="0.1.0", lifespan=lifespan,
+                  description="Transaction status, payment verification and wallet answers from the chain.")
+    app.state.settings = settings
+    app.state.chains = chains
+    app.state.keyring = keyring or load_keyring(settings)
+    app.state.wallet = WalletService(chains=chains, clients=clients, cache=cache,
+                                     merchants=settings.per_chain("MERCHANT_ADDRESS_"),
+                                     tolerance=settings.payment_tolerance)
+
+    async def readiness() -> dict[str, object]:
+        results = await asyncio.gather(*(client.probe() for client in clients.values()))
+        return {key: {"ok": ok, "endpoints": len(chains[key].rpc_urls)} for key, ok in zip(clients, results,
+                                                                                             strict=True)}
+
+    install_edge(app, service="wallet", settings=settings, readiness=readiness)
+    app.include_router(router)
+    return app

@@ -1,0 +1,99 @@
+"""HTTP routes of the wallet-support service: chains, tx status, payment verification, questions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from services.common.auth import AnyRole
+from services.common.errors import responses
+from services.wallet_support import schemas
+from services.wallet_support.chains.registry import ChainConfig
+from services.wallet_support.service import WalletService
+
+router = APIRouter(prefix="/v1")
+AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language")]
+
+
+def _service(request: Request) -> WalletService:
+    service: WalletService = request.app.state.wallet
+    return service
+
+
+def _lang(explicit: str | None, header: str | None) -> str:
+    if explicit:
+        return explicit
+    return "zh-CN" if header and header.strip().lower().startswith("zh") else "en"
+
+
+@router.get("/chains", response_model=schemas.ChainList, tags=["chains"])
+async def list_chains(request: Request, _: AnyRole) -> schemas.ChainList:
+    """The configured chains with their confirmations policy and known tokens."""
+    chains: dict[str, ChainConfig] = request.app.state.chains
+    return schemas.ChainList(items=[
+        schemas.ChainPublic(key=c.key, name=c.name, chain_id=c.chain_id, family=c.family,
+                            native_symbol=c.native_symbol, native_decimals=c.native_decimals,
+                            required_confirmations=c.required_confirmations, finality=c.finality,
+                            endpoints=len(c.rpc_urls),
+                            tokens=[schemas.TokenPublic(symbol=t.symbol, contract=t.contract, decimals=t.decimals)
+                                    for t in c.tokens.values()])
+        for c in chains.values()])
+
+
+@router.get("/tx/{chain}/{tx_hash}", response_model=schemas.TxStatus, response_model_by_alias=True,
+            responses=responses(422), tags=["transactions"])
+async def tx_status(chain: str, tx_hash: str, request: Request, _: AnyRole) -> schemas.TxStatus:
+    """A transaction's status from the chain: pending, confirmed, finalized, failed and why, dropped, replaced."""
+    service = _service(request)
+    config = service.chain(chain)
+    return schemas.TxStatus.model_validate(await service.status(config, service.tx_hash(config, tx_hash)))
+
+
+@router.post("/tx/batch", response_model=schemas.TxBatchResponse, response_model_by_alias=True,
+             responses=responses(422), tags=["transactions"])
+async def tx_batch(body: schemas.TxBatchRequest, request: Request, _: AnyRole) -> schemas.TxBatchResponse:
+    """Up to 1,000 statuses in one call, in the order asked; finalized and failed answers come from cache."""
+    service = _service(request)
+    refs = []
+    for index, item in enumerate(body.items):
+        config = service.chain(item.chain)
+        refs.append((config, service.tx_hash(config, item.tx_hash, field=f"items.{index}.tx_hash")))
+    return schemas.TxBatchResponse(items=[schemas.TxStatus.model_validate(s) for s in await service.statuses(refs)])
+
+
+@router.post("/payments/verify", response_model=schemas.VerifyResponse, response_model_by_alias=True,
+             responses=responses(422), tags=["payments"])
+async def verify_payment(body: schemas.VerifyRequest, request: Request, _: AnyRole,
+                         accept_language: AcceptLanguage = None) -> schemas.VerifyResponse:
+    """Did this tx pay the expected recipient, token and amount, at the required confirmations?"""
+    service = _service(request)
+    config = service.chain(body.chain)
+    tx_hash = service.tx_hash(config, body.tx_hash)
+    expected = service.expected(config, body.expected.to, body.expected.token, body.expected.amount,
+                                body.expected.min_confirmations)
+    result = await service.verify(config, tx_hash, expected, _lang(body.lang, accept_language), fresh=body.fresh)
+    return schemas.VerifyResponse.model_validate(result)
+
+
+@router.post("/questions", response_model=schemas.Answer, response_model_by_alias=True, responses=responses(422),
+             tags=["questions"])
+async def answer_question(body: schemas.QuestionRequest, request: Request, _: AnyRole,
+                          accept_language: AcceptLanguage = None) -> schemas.Answer:
+    """A wallet user's question answered from what the chain says now, in their language."""
+    service = _service(request)
+    config = service.chain(body.chain)
+    tx_hash = service.tx_hash(config, body.tx_hash) if body.tx_hash else None
+    if tx_hash is None and body.topic != "wrong_network":
+        service.tx_hash(config, "")  # raises the 422 that says what a hash looks like
+    address = service.address(config, body.address, "address") if body.address else None
+    expected = None
+    if body.topic == "payment_not_credited":
+        spec = body.expected
+        merchant = (spec.to if spec else None) or service.merchants.get(config.key)
+        if merchant and spec is not None:
+            expected = service.expected(config, merchant, spec.token, spec.amount, spec.min_confirmations)
+    result = await service.answer(topic=body.topic, chain=config, tx_hash=tx_hash, address=address,
+                                  order_number=body.order_number, expected=expected,
+                                  lang=_lang(body.lang, accept_language))
+    return schemas.Answer.model_validate(result)
