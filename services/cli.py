@@ -33,6 +33,8 @@ def alembic_config(database_url: str | None = None) -> Config:
     root = _project_root()
     cfg = Config(str(root / "alembic.ini"))
     cfg.set_main_option("script_location", str(root / "alembic"))
+    # Our JSON logging is already set up; alembic.ini's handlers would print every line twice.
+    cfg.attributes["configure_logging"] = False
     if database_url:
         cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg
