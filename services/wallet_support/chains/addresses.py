@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-import base58
 from eth_utils import is_checksum_address
+from tronpy import keys as tron_keys
 
 from services.wallet_support.chains.registry import ChainConfig
 
@@ -35,18 +35,17 @@ def normalize_hash(chain: ChainConfig, value: str) -> str | None:
 
 
 def tron_to_hex(address: str) -> str:
-    """Base58check → 41-prefixed hex. ValueError on a bad checksum or shape."""
-    raw = base58.b58decode_check(address)
-    if len(raw) != 21 or raw[0] != 0x41:
-        raise ValueError("not a TRON mainnet address (must decode to 21 bytes starting with 0x41)")
-    return raw.hex()
+    """Base58check → 41-prefixed hex (tronpy). ValueError on a bad checksum or shape."""
+    try:
+        return str(tron_keys.to_hex_address(address))
+    except (ValueError, tron_keys.BadAddress) as exc:
+        raise ValueError(str(exc) or "bad TRON address") from exc
 
 
 def tron_from_hex(value: str) -> str:
     """20-byte hex (log topics, no 41) or 21-byte 41-prefixed hex → base58check T… address."""
     raw = value[2:] if value.startswith("0x") else value
-    raw = raw[-40:]
-    return base58.b58encode_check(bytes.fromhex("41" + raw)).decode()
+    return str(tron_keys.to_base58check_address("41" + raw[-40:]))
 
 
 def normalize_address(chain: ChainConfig, value: str) -> str:
