@@ -33,7 +33,8 @@ APP_SERVICES = list(ROLE_OF)
 OPERATOR_ENV = {"API_KEYS": "smoke-agent:agent,smoke-service:service", "WALLET_SUPPORT_API_KEY": "smoke-service",
                 "CARRIER_WEBHOOK_SECRET": "smoke-webhook-secret", "POSTGRES_PASSWORD": "smoke-pw",
                 "RPC_URLS_ETH": "http://anvil-eth:8545", "RPC_URLS_BSC": "http://anvil-bsc:8545",
-                "RPC_URLS_POLYGON": "http://anvil-polygon:8545", "RPC_URLS_TRON": "http://trongrid:8090"}
+                "RPC_URLS_POLYGON": "http://anvil-polygon:8545", "RPC_URLS_TRON": "http://trongrid:8090",
+                "MERCHANT_ADDRESS_ETH": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"}
 
 
 def env_of(service: dict[str, Any]) -> dict[str, str]:
@@ -212,11 +213,23 @@ class TestSmoke:
                     "items": [{"sku": "S-1", "name": "Item", "quantity": 1, "unit_price": "9.90"}]})
                 assert created.status_code == 201, created.text
                 assert (await http.get(f"{base}/v1/orders/{created.json()['id']}", headers=headers)).status_code == 200
-                tx = await anvil_eth.send(to="0x70997970c51812dc3a010c7d01b50e0d17dc79c8", value=1)
+                tx = await anvil_eth.send(to=OPERATOR_ENV["MERCHANT_ADDRESS_ETH"], value=10**15)
                 await anvil_eth.receipt(tx)
                 wallet = f"http://127.0.0.1:{ports['wallet-support']}"
                 status = await http.get(f"{wallet}/v1/tx/eth/{tx}", headers=headers)
                 assert status.status_code == 200 and status.json()["status"] in ("confirmed", "finalized")
+                # orders → wallet-support over HTTP with the service key: a failed-payment ticket reconciles.
+                await anvil_eth.mine(12)
+                eth_order = await http.post(f"{base}/v1/orders", headers=headers, json={
+                    "order_number": f"SMOKE-ETH-{uuid.uuid4().hex[:8]}", "customer": {"id": "c-smoke"},
+                    "currency": "ETH", "placed_at": "2026-11-01T10:00:00+08:00",
+                    "items": [{"sku": "S-2", "name": "Item", "quantity": 1, "unit_price": "0.001"}]})
+                ticket = await http.post(f"{base}/v1/tickets", headers=headers, json={
+                    "type": "payment_failed", "channel": "chat", "order_id": eth_order.json()["id"],
+                    "customer_id": "c-smoke", "description": "paid, still unpaid", "tx": {"chain": "eth", "tx_hash": tx}})
+                assert ticket.status_code == 201, ticket.text
+                assert ticket.json()["payment_check"]["verdict"] == "paid", ticket.json()["messages"]
+                assert ticket.json()["status"] == "resolved"
                 heartbeat = tmp_path / "worker.heartbeat"
                 for _ in range(200):
                     if heartbeat.exists():
