@@ -15,11 +15,7 @@ from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.errors import (
-    DuplicateOrderNumber,
-    DuplicateShipment,
-    InvalidTransition,
     OrderNotFound,
-    PaymentNotFound,
 )
 
 router = APIRouter(prefix="/v1")
@@ -141,5 +137,3 @@ async def list_shipments(order_id: str, session: SessionDep, principal: AnyRole)
     order = await orders_service.get_order(session, order_id=order_id, principal=principal)
     return [presenters.shipment_public(s) for s in await repo.shipments_of(session, order.id)]
 
-
-__all__ = ["DuplicateOrderNumber", "DuplicateShipment", "InvalidTransition", "PaymentNotFound", "router"]
