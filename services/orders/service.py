@@ -60,6 +60,12 @@ ORDER_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+def check_transition(what: str, table: dict[str, set[str]], current: str, wanted: str) -> None:
+    """Every lifecycle here is a table of allowed moves; anything else is a 409 that lists them."""
+    if wanted not in table[current]:
+        raise InvalidTransition(what, current, wanted, table[current])
+
+
 def order_total(items: Sequence[schemas.OrderItemIn]) -> Decimal:
     return sum((item.unit_price * item.quantity for item in items), Decimal("0"))
 
@@ -101,9 +107,8 @@ async def list_orders(session: AsyncSession, *, principal: Principal, order_numb
 async def set_order_status(session: AsyncSession, *, order: Order, status: str, force: bool = False) -> None:
     if order.status == status:
         return
-    allowed = ORDER_TRANSITIONS[order.status]
-    if not force and status not in allowed:
-        raise InvalidTransition("order", order.status, status, allowed)
+    if not force:
+        check_transition("order", ORDER_TRANSITIONS, order.status, status)
     order.status = status
     order.updated_at = utcnow()
     await session.flush()
@@ -139,9 +144,8 @@ async def move_payment(session: AsyncSession, *, payment: Payment, status: str, 
     """Move a payment along its timeline; False when it is already there (idempotent)."""
     if payment.status == status and (failure_code is None or failure_code == payment.failure_code):
         return False
-    allowed = PAYMENT_TRANSITIONS[payment.status]
-    if not force and status not in allowed:
-        raise InvalidTransition("payment", payment.status, status, allowed)
+    if not force:
+        check_transition("payment", PAYMENT_TRANSITIONS, payment.status, status)
     entry = PaymentStatusHistory(payment_id=payment.id, from_status=payment.status, to_status=status,
                                  failure_code=failure_code, note=note, source=source)
     payment.status = status
@@ -245,9 +249,7 @@ async def create_return(session: AsyncSession, *, snapshot: OrderSnapshot, body:
 async def move_return(session: AsyncSession, *, ret: Return, status: str) -> None:
     if ret.status == status:
         return
-    allowed = RETURN_TRANSITIONS[ret.status]
-    if status not in allowed:
-        raise InvalidTransition("return", ret.status, status, allowed)
+    check_transition("return", RETURN_TRANSITIONS, ret.status, status)
     ret.status = status
     ret.updated_at = utcnow()
     await session.flush()
@@ -317,9 +319,7 @@ async def move_ticket(session: AsyncSession, *, ticket: Ticket, status: str, not
                       author: str = "agent") -> None:
     if ticket.status == status:
         return
-    allowed = TICKET_TRANSITIONS[ticket.status]
-    if status not in allowed:
-        raise InvalidTransition("ticket", ticket.status, status, allowed)
+    check_transition("ticket", TICKET_TRANSITIONS, ticket.status, status)
     ticket.status = status
     ticket.updated_at = utcnow()
     if note:
