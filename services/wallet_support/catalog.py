@@ -77,6 +77,9 @@ EN: dict[str, Any] = {
         "network_none": "We found this hash on none of the networks we check ({checked}).",
         "credited_paid": "Your payment arrived: {explanation}",
         "credited_not": "Your payment does not match the order yet: {explanation}",
+        "credited_sent": "This transaction sent {sent} to the merchant address {to} on {chain} ({status}); give us "
+                         "the order number and we match it to the amount due.",
+        "credited_nothing": "This transaction sent nothing to the merchant address {to} on {chain}.",
         "credited_no_merchant": "We have no merchant address configured for {chain}, so we can only confirm the "
                                 "transaction itself: it is {status}.",
     },
@@ -174,6 +177,8 @@ ZH: dict[str, Any] = {
         "network_none": "我们检查的网络（{checked}）上都没有找到这个哈希。",
         "credited_paid": "您的付款已到账：{explanation}",
         "credited_not": "您的付款暂时与订单不符：{explanation}",
+        "credited_sent": "该交易在 {chain} 上向商户地址 {to} 转入了 {sent}（{status}）；请提供订单号，我们会与应付金额核对。",
+        "credited_nothing": "该交易没有向 {chain} 上的商户地址 {to} 转入任何资产。",
         "credited_no_merchant": "{chain} 上没有配置商户收款地址，我们只能确认交易本身：状态为 {status}。",
     },
     "steps": {

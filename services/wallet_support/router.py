@@ -88,12 +88,14 @@ async def answer_question(body: schemas.QuestionRequest, request: Request, _: An
         service.tx_hash(config, "")  # raises the 422 that says what a hash looks like
     address = service.address(config, body.address, "address") if body.address else None
     expected = None
+    merchant = None
     if body.topic == "payment_not_credited":
         spec = body.expected
-        merchant = (spec.to if spec else None) or service.merchants.get(config.key)
+        given = (spec.to if spec else None) or service.merchants.get(config.key)
+        merchant = service.address(config, given, "expected.to") if given else None
         if merchant and spec is not None:
             expected = service.expected(config, merchant, spec.token, spec.amount, spec.min_confirmations)
     result = await service.answer(topic=body.topic, chain=config, tx_hash=tx_hash, address=address,
                                   order_number=body.order_number, expected=expected,
-                                  lang=_lang(body.lang, accept_language))
+                                  lang=_lang(body.lang, accept_language), merchant=merchant)
     return schemas.Answer.model_validate(result)

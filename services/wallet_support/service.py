@@ -157,20 +157,31 @@ class WalletService:
     # -- questions ----------------------------------------------------------------------------------------
 
     async def answer(self, *, topic: str, chain: ChainConfig, tx_hash: str | None, address: str | None,
-                     order_number: str | None, expected: Expected | None, lang: str) -> dict[str, Any]:
+                     order_number: str | None, expected: Expected | None, lang: str,
+                     merchant: str | None = None) -> dict[str, Any]:
         status = await self.status(chain, tx_hash) if tx_hash else None
         checks = status_checks(chain, status, lang) if status else []
         if topic == "payment_not_credited" and status is not None:
-            return self._credited(chain, status, expected, order_number, lang, checks)
+            return self._credited(chain, status, expected, order_number, lang, checks, merchant)
         key, params = answer_key(topic, chain, status, address)
         return {"topic": topic, "lang": lang, "answer": catalog.say(lang, "answer", key, params), "status": status,
                 "checks": checks, "next_steps": catalog.steps(lang, key, params), "verdict": None}
 
     def _credited(self, chain: ChainConfig, status: dict[str, Any], expected: Expected | None,
-                  order_number: str | None, lang: str, checks: list[str]) -> dict[str, Any]:
+                  order_number: str | None, lang: str, checks: list[str], merchant: str | None) -> dict[str, Any]:
         params = {"chain": chain.key, "status": status["status"], "order_number": order_number or "—"}
         if expected is None:
-            text = catalog.say(lang, "answer", "credited_no_merchant", params)
+            if merchant is None:
+                text = catalog.say(lang, "answer", "credited_no_merchant", params)
+            else:
+                # No amount to compare with: say what reached the merchant, and let the order number do the rest.
+                sent = [f"{t['amount']} {t.get('token') or t['contract']}" for t in status.get("transfers") or []
+                        if str(t.get("to")).lower() == merchant.lower()]
+                if str(status.get("to") or "").lower() == merchant.lower() and \
+                        Decimal(status.get("native_value") or "0") > 0:
+                    sent.append(f"{status['native_value']} {chain.native_symbol}")
+                key = "credited_sent" if sent else "credited_nothing"
+                text = catalog.say(lang, "answer", key, {**params, "sent": ", ".join(sent), "to": merchant})
             return {"topic": "payment_not_credited", "lang": lang, "answer": text, "status": status,
                     "checks": checks, "next_steps": catalog.steps(lang, "credited", params), "verdict": None}
         verdict = verify_payment(chain, status, expected, found_on=status.get("found_on"), tolerance=self.tolerance)

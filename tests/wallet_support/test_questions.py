@@ -83,6 +83,13 @@ class TestQuestions:
         short = await ask(wallet, topic="payment_not_credited", chain="eth", tx_hash=tx, order_number="TP-9",
                           expected={"token": "USDT", "amount": "500.00"})
         assert short["verdict"] == "underpaid" and "1.000000 less" in short["answer"]
+        no_amount = await ask(wallet, topic="payment_not_credited", chain="eth", tx_hash=tx, order_number="TP-9")
+        assert no_amount["verdict"] is None
+        assert no_amount["answer"].startswith(f"This transaction sent 499.000000 USDT to the merchant address {MERCHANT}")
+        elsewhere = await nodes.eth.send(to=ACCOUNTS[2], value=1)
+        await nodes.eth.receipt(elsewhere)
+        nothing = await ask(wallet, topic="payment_not_credited", chain="eth", tx_hash=elsewhere)
+        assert nothing["answer"].startswith("This transaction sent nothing to the merchant address")
 
     async def test_question_needs_a_valid_hash(self, wallet: httpx.AsyncClient) -> None:
         resp = await wallet.post("/v1/questions", json={"topic": "tx_failed", "chain": "eth"})
