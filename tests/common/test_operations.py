@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 
 import httpx
 from alembic.autogenerate import compare_metadata
@@ -44,9 +46,14 @@ class TestOperations:
         assert resp.status_code == 404
         assert resp.headers["content-type"] == "application/problem+json"
 
-    async def test_openapi(self, client: httpx.AsyncClient) -> None:
+    async def test_openapi_refs_all_resolve(self, client: httpx.AsyncClient) -> None:
         spec = (await client.get("/openapi.json")).json()
-        assert "/v1/orders" in spec["paths"]
+        assert "/v1/orders" in spec["paths"] and "/v1/tracking/events" in spec["paths"]
+        refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(spec)))
+        assert "TrackingBatch" in refs
+        assert refs <= set(spec["components"]["schemas"]), refs - set(spec["components"]["schemas"])
+        wallet = (await client.get("/wallet/openapi.json")).json()
+        assert "/v1/payments/verify" in wallet["paths"]
 
 
 class TestMigrations:
