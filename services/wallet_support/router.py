@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 
 from services.common.auth import AnyRole
 from services.common.errors import responses
@@ -43,11 +43,19 @@ async def list_chains(request: Request, _: AnyRole) -> schemas.ChainList:
 
 @router.get("/tx/{chain}/{tx_hash}", response_model=schemas.TxStatus, response_model_by_alias=True,
             responses=responses(422), tags=["transactions"])
-async def tx_status(chain: str, tx_hash: str, request: Request, _: AnyRole) -> schemas.TxStatus:
+async def tx_status(chain: str, tx_hash: str, request: Request, response: Response, _: AnyRole) -> schemas.TxStatus:
     """A transaction's status from the chain: pending, confirmed, finalized, failed and why, dropped, replaced."""
     service = _service(request)
     config = service.chain(chain)
-    return schemas.TxStatus.model_validate(await service.status(config, service.tx_hash(config, tx_hash)))
+    status = await service.status(config, service.tx_hash(config, tx_hash))
+    _retry_advice(response, status.get("retry_after") if status["status"] == "unknown" else None)
+    return schemas.TxStatus.model_validate(status)
+
+
+def _retry_advice(response: Response, seconds: int | None) -> None:
+    """An answer we could not get is still a 200 with status/verdict unknown; the header says when to ask again."""
+    if seconds:
+        response.headers["Retry-After"] = str(seconds)
 
 
 @router.post("/tx/batch", response_model=schemas.TxBatchResponse, response_model_by_alias=True,
@@ -64,7 +72,7 @@ async def tx_batch(body: schemas.TxBatchRequest, request: Request, _: AnyRole) -
 
 @router.post("/payments/verify", response_model=schemas.VerifyResponse, response_model_by_alias=True,
              responses=responses(422), tags=["payments"])
-async def verify_payment(body: schemas.VerifyRequest, request: Request, _: AnyRole,
+async def verify_payment(body: schemas.VerifyRequest, request: Request, response: Response, _: AnyRole,
                          accept_language: AcceptLanguage = None) -> schemas.VerifyResponse:
     """Did this tx pay the expected recipient, token and amount, at the required confirmations?"""
     service = _service(request)
@@ -73,6 +81,7 @@ async def verify_payment(body: schemas.VerifyRequest, request: Request, _: AnyRo
     expected = service.expected(config, body.expected.to, body.expected.token, body.expected.amount,
                                 body.expected.min_confirmations)
     result = await service.verify(config, tx_hash, expected, _lang(body.lang, accept_language), fresh=body.fresh)
+    _retry_advice(response, result.get("retry_after") if result["verdict"] == "unknown" else None)
     return schemas.VerifyResponse.model_validate(result)
 
 

@@ -176,6 +176,8 @@ class TestApiStaysUp:
                 tron = await api.get("/v1/tx/tron/" + "ab" * 32)
         assert status.status_code == 200
         assert status.json()["status"] == "unknown" and status.json()["retry_after"] >= 30
+        assert int(status.headers["retry-after"]) == status.json()["retry_after"]
+        assert int(verify.headers["retry-after"]) >= 30
         assert verify.json()["verdict"] == "unknown" and "try again" in verify.json()["explanation"]
         assert tron.json()["status"] == "unknown"
         assert ready.status_code == 503 and ready.headers["retry-after"] == "5"
