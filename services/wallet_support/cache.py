@@ -68,13 +68,18 @@ class ResultCache:
                 log.warning("redis unavailable", extra={"error": type(exc).__name__})
 
     async def remember_sighting(self, chain: str, tx_hash: str, sighting: dict[str, Any]) -> None:
-        key = f"{chain}:{tx_hash}"
-        if key in self.sightings:
-            return
-        self.sightings[key] = sighting
-        if self.redis is not None:
+        await self.remember_sightings(chain, {tx_hash: sighting})
+
+    async def remember_sightings(self, chain: str, sightings: dict[str, dict[str, Any]]) -> None:
+        new = {h: s for h, s in sightings.items() if f"{chain}:{h}" not in self.sightings}
+        for tx_hash, sighting in new.items():
+            self.sightings[f"{chain}:{tx_hash}"] = sighting
+        if self.redis is not None and new:
             try:
-                await self.redis.set(f"os:seen:{key}", orjson.dumps(sighting), ex=SIGHTING_TTL, nx=True)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for tx_hash, sighting in new.items():
+                        pipe.set(f"os:seen:{chain}:{tx_hash}", orjson.dumps(sighting), ex=SIGHTING_TTL, nx=True)
+                    await pipe.execute()
             except Exception as exc:
                 log.warning("redis unavailable", extra={"error": type(exc).__name__})
 

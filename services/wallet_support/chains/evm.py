@@ -208,9 +208,13 @@ class EvmClient:
         calls: list[tuple[str, list[Any]]] = []
         handlers: list[tuple[EvmFacts, str]] = []
         blocks_needed: dict[int, list[EvmFacts]] = {}
+        # Who sent it with which nonce, kept while it can still vanish (pending, or not yet final), so that a
+        # later "gone" can be told apart as dropped or replaced. One pipelined write for the whole batch.
+        await self.cache.remember_sightings(self.chain.key, {
+            f.tx_hash: sighting_of(f.tx, f.head) for f in facts if f.tx is not None and (
+                f.receipt is None or f.head - (_int(f.receipt["blockNumber"]) or 0) + 1
+                < self.chain.required_confirmations)})
         for f in facts:
-            if f.tx is not None:
-                await self.cache.remember_sighting(self.chain.key, f.tx_hash, sighting_of(f.tx, f.head))
             if f.receipt is not None:
                 block = _int(f.receipt["blockNumber"]) or 0
                 cached = self.cache.block_time(self.chain.key, block, f.receipt.get("blockHash"))
