@@ -12,41 +12,23 @@ from pydantic import ValidationError
 
 from services.common.auth import AgentOrService, AnyRole
 from services.common.db import SessionDep
-from services.common.errors import InvalidInput, NotFound, ProblemError, responses
+from services.common.errors import NotFound, ProblemError, responses
 from services.common.settings import Settings
 from services.orders import presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.diagnosis.address import check_delivery_address
 from services.orders.errors import BadSignature, ShipmentNotFound, UnsupportedPayload, WebhookSecretMissing
-from services.orders.tracking import aftership, easypost, signatures
+from services.orders.tracking import aftership, easypost, generic, signatures
+from services.orders.tracking.generic import batch_from_normalized
 from services.orders.tracking.ingest import BatchOutcome, ingest
-from services.orders.tracking.normalized import NormalizedEvent, ParsedBatch, PayloadError, carrier_slug, tracking_key
+from services.orders.tracking.normalized import ParsedBatch, PayloadError
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 
 
-def batch_from_normalized(body: schemas.TrackingBatch) -> ParsedBatch:
-    events = [NormalizedEvent(status=e.status, substatus=e.substatus, raw_status=e.raw_status or e.status,
-                              occurred_at=e.occurred_at, event_id=e.event_id, description=e.description,
-                              location={k: v for k, v in e.location.__dict__.items() if v is not None}
-                              if e.location else None)
-              for e in body.events]
-    return ParsedBatch(carrier=carrier_slug(body.carrier), tracking_number=tracking_key(body.tracking_number),
-                       events=events)
-
-
-def _parse_generic(payload: Any) -> list[ParsedBatch]:
-    try:
-        return [batch_from_normalized(schemas.TrackingBatch.model_validate(payload))]
-    except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-                  for e in exc.errors()]
-        raise InvalidInput("The generic webhook body is not a valid tracking batch.", errors=errors) from exc
-
-
 PARSERS: dict[str, Callable[[Any], list[ParsedBatch]]] = {
-    "aftership": aftership.parse, "easypost": easypost.parse, "generic": _parse_generic,
+    "aftership": aftership.parse, "easypost": easypost.parse, "generic": generic.parse,
 }
 
 
