@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Request, Response
 
 from services.common.auth import AnyRole
 from services.common.errors import responses
+from services.common.i18n import pick_language
 from services.wallet_support import schemas
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.service import WalletService
@@ -22,9 +23,7 @@ def _service(request: Request) -> WalletService:
 
 
 def _lang(explicit: str | None, header: str | None) -> str:
-    if explicit:
-        return explicit
-    return "zh-CN" if header and header.strip().lower().startswith("zh") else "en"
+    return explicit or pick_language(header)
 
 
 @router.get("/chains", response_model=schemas.ChainList, tags=["chains"])

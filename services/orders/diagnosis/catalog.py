@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common.i18n import pick_language
+
 LANGUAGES = ("en", "zh-CN")
 
 EN: dict[str, dict[str, Any]] = {
@@ -303,27 +305,7 @@ ZH: dict[str, dict[str, Any]] = {
 
 CATALOG: dict[str, dict[str, dict[str, Any]]] = {"en": EN, "zh-CN": ZH}
 
-
-def pick_language(accept_language: str | None) -> str:
-    """`zh-CN`, `zh`, `zh-Hans`... → zh-CN; anything else → en. Honors q-weights order as sent."""
-    if not accept_language:
-        return "en"
-    ranked = []
-    for position, part in enumerate(accept_language.split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        ranked.append((-q, position, tag.strip().lower()))
-    for _, _, tag in sorted(ranked):
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en") or tag == "*":
-            return "en"
-    return "en"
+__all__ = ["CATALOG", "pick_language", "steps", "text", "word"]
 
 
 class _Blank(dict[str, Any]):
