@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+def fill(template: str, params: dict[str, Any]) -> str:
+    """A catalog sentence with its facts; a fact we do not have shows as a dash, never as a KeyError."""
+    return template.format_map(_Blank({k: "—" if v is None else v for k, v in params.items()}))
+
 
 def pick_language(accept_language: str | None) -> str:
     """`zh-CN`, `zh`, `zh-Hans`... → zh-CN; anything else → en. Honors q-weights order as sent."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common.i18n import fill
+
 EN: dict[str, Any] = {
     "verdict": {
         "paid": "The transaction paid {paid} {token} to {to} on {chain} and has {confirmations} confirmations "
@@ -221,15 +223,9 @@ ZH: dict[str, Any] = {
 CATALOG = {"en": EN, "zh-CN": ZH}
 
 
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "—"
-
-
 def say(lang: str, group: str, key: str, params: dict[str, Any]) -> str:
-    return str(CATALOG[lang][group][key]).format_map(_Blank({k: "—" if v is None else v for k, v in params.items()}))
+    return fill(str(CATALOG[lang][group][key]), params)
 
 
 def steps(lang: str, key: str, params: dict[str, Any]) -> list[str]:
-    clean = _Blank({k: "—" if v is None else v for k, v in params.items()})
-    return [s.format_map(clean) for s in CATALOG[lang]["steps"].get(key, [])]
+    return [fill(s, params) for s in CATALOG[lang]["steps"].get(key, [])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.i18n import pick_language
+from services.common.i18n import fill, pick_language
 
 LANGUAGES = ("en", "zh-CN")
 
@@ -308,18 +308,13 @@ CATALOG: dict[str, dict[str, dict[str, Any]]] = {"en": EN, "zh-CN": ZH}
 __all__ = ["CATALOG", "pick_language", "steps", "text", "word"]
 
 
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "—"
-
-
 def text(lang: str, key: str, field: str, params: dict[str, Any]) -> str:
     template = CATALOG[lang][key][field]
-    return str(template).format_map(_Blank(params))
+    return fill(str(template), params)
 
 
 def steps(lang: str, key: str, params: dict[str, Any]) -> list[str]:
-    return [s.format_map(_Blank(params)) for s in CATALOG[lang][key].get("steps", [])]
+    return [fill(s, params) for s in CATALOG[lang][key].get("steps", [])]
 
 
 def word(lang: str, group: str, value: str) -> str:
