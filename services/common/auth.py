@@ -117,6 +117,5 @@ def require(*roles: Role) -> object:
     return Depends(_check)
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AgentOrService = Annotated[Principal, require("agent", "service")]
 AnyRole = Annotated[Principal, require("agent", "service", "customer")]

@@ -29,6 +29,11 @@ from services.orders.models import (
 )
 
 
+def _upsert_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, the one that knows ON CONFLICT (PostgreSQL's or SQLite's)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 async def add_and_flush(session: AsyncSession, *rows: object) -> None:
     session.add_all(rows)
     await session.flush()
@@ -156,7 +161,7 @@ async def insert_events(session: AsyncSession, records: list[tuple[Any, ...]]) -
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return await _pg_insert_events(session, records)
-    stmt = (sqlite_insert(TrackingEvent)
+    stmt = (_upsert_insert(session)(TrackingEvent)
             .on_conflict_do_nothing(index_elements=["carrier", "tracking_number", "dedup_key"])
             .returning(col(TrackingEvent.id)))
     rows = [dict(zip(EVENT_COLUMNS, record, strict=True)) for record in records]
@@ -293,11 +298,9 @@ async def list_tickets(session: AsyncSession, *, customer_id: str | None, order_
 async def enqueue_job(session: AsyncSession, *, kind: str, ref_id: str, run_at: datetime,
                       deadline: datetime | None) -> None:
     """One job per (kind, ref): enqueuing again brings it forward instead of adding a second one."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = datetime.now(UTC)
-    stmt = insert(Job).values(kind=kind, ref_id=ref_id, state="queued", run_at=run_at, deadline=deadline,
-                              attempts=0, created_at=now, updated_at=now)
+    stmt = _upsert_insert(session)(Job).values(kind=kind, ref_id=ref_id, state="queued", run_at=run_at,
+                                               deadline=deadline, attempts=0, created_at=now, updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["kind", "ref_id"],
         set_={"state": "queued", "run_at": stmt.excluded.run_at, "updated_at": now,
@@ -334,18 +337,12 @@ async def finish_job(session: AsyncSession, *, job_id: int, state: str, run_at: 
     await session.execute(update(table).where(table.c.id == job_id).values(**values))
 
 
-async def job_by_ref(session: AsyncSession, kind: str, ref_id: str) -> Job | None:
-    stmt = select(Job).where(col(Job.kind) == kind, col(Job.ref_id) == ref_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
 
 async def insert_marker(session: AsyncSession, *, kind: str, ref_id: str) -> bool:
     """A done-job row used as a once-only marker (a stalled parcel flagged once); False when already there."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = datetime.now(UTC)
-    stmt = (insert(Job).values(kind=kind, ref_id=ref_id, state="done", run_at=now, attempts=1, created_at=now,
-                               updated_at=now)
+    stmt = (_upsert_insert(session)(Job).values(kind=kind, ref_id=ref_id, state="done", run_at=now, attempts=1,
+                                                created_at=now, updated_at=now)
             .on_conflict_do_nothing(index_elements=["kind", "ref_id"]).returning(Job.__table__.c.id))  # type: ignore[attr-defined]
     return (await session.execute(stmt)).first() is not None
 

@@ -16,7 +16,6 @@ PaymentMethod = Literal["card", "alipay", "wechat_pay", "bank_transfer", "crypto
 PaymentStatus = Literal["pending", "succeeded", "failed", "refunded"]
 TrackingStatus = Literal["pending", "info_received", "in_transit", "out_for_delivery", "failed_attempt",
                          "available_for_pickup", "delivered", "exception", "returned_to_sender", "expired"]
-TRACKING_STATUSES: tuple[str, ...] = TrackingStatus.__args__  # type: ignore[attr-defined]
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.errors import InvalidInput, ServiceUnavailable
+from services.common.errors import InvalidInput
 
 
 class UnknownChain(InvalidInput):
@@ -19,7 +19,3 @@ class BadAddress(InvalidInput):
 
 class UnknownToken(InvalidInput):
     type_slug = "unknown-token"
-
-
-class ChainUnavailableProblem(ServiceUnavailable):
-    type_slug = "chain-unavailable"

@@ -18,6 +18,7 @@ from services.orders import presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.diagnosis.address import check_delivery_address
+from services.orders.diagnosis.snapshot import ShipmentView
 from services.orders.errors import BadSignature, ShipmentNotFound, UnsupportedPayload, WebhookSecretMissing
 from services.orders.tracking import aftership, easypost, generic, signatures
 from services.orders.tracking.generic import batch_from_normalized
@@ -110,20 +111,19 @@ async def shipment_timeline(shipment_id: str, request: Request, session: Session
                             principal: AnyRole) -> schemas.ShipmentTimeline:
     """A shipment's carrier events in time order, events after a delivery flagged, and the delivered-address check."""
     shipment, order = await _visible_shipment(session, shipment_id, principal)
-    events = await repo.events_of(session, shipment.id)
+    view = ShipmentView(shipment, await repo.events_of(session, shipment.id))
     settings: Settings = request.app.state.settings
     check = None
-    delivered = next((e for e in events if e.status == "delivered" and e.occurred_at == shipment.delivered_at), None)
-    if delivered is not None:
-        result = check_delivery_address(order.shipping_address, delivered.location,
+    if view.delivered_event is not None:
+        result = check_delivery_address(order.shipping_address, view.delivered_event.location,
                                         match_km=settings.address_match_km, mismatch_km=settings.address_mismatch_km)
         check = schemas.AddressCheckPublic(verdict=result.verdict, method=result.method, evidence=result.evidence)
+    after = {id(e) for e in view.after_delivery}
     return schemas.ShipmentTimeline(
         shipment=presenters.shipment_public(shipment),
         events=[schemas.TimelineEvent(
             event_id=e.event_id, status=e.status, substatus=e.substatus,  # type: ignore[arg-type]
             raw_status=e.raw_status, occurred_at=e.occurred_at, description=e.description, location=e.location,
-            source=e.source, received_at=e.received_at,
-            after_delivery=shipment.delivered_at is not None and e.occurred_at > shipment.delivered_at)
-            for e in events],
+            source=e.source, received_at=e.received_at, after_delivery=id(e) in after)
+            for e in view.events],
         delivered_address_check=check)

@@ -55,6 +55,3 @@ class ChainClient(Protocol):
     async def probe(self) -> bool:
         """True when at least one endpoint answers for the right chain."""
         ...
-
-    async def aclose(self) -> None:
-        ...

@@ -148,9 +148,6 @@ class EvmClient:
     async def probe(self) -> bool:
         return await self.transport.probe()
 
-    async def aclose(self) -> None:
-        return None
-
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
         facts = await self.gather(tx_hashes)

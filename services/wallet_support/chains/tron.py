@@ -173,9 +173,6 @@ class TronClient:
             return False
         return True
 
-    async def aclose(self) -> None:
-        return None
-
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
         now_block = await self._post("/wallet/getnowblock", {})
