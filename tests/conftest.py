@@ -40,6 +40,18 @@ async def _pg_available() -> bool:
     return True
 
 
+def unavailable(what: str) -> None:
+    """A real service the tests need is not there: CI must test on it (fail); a laptop may go without (skip)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is unreachable; CI must test on it")
+    pytest.skip(f"{what} is unreachable")
+
+
+async def require_postgres() -> None:
+    if not await _pg_available():
+        unavailable(f"PostgreSQL at {PG_ADMIN_DSN}")
+
+
 class Database:
     """A fresh database per test session: a SQLite file or a PostgreSQL database made and dropped."""
 
@@ -74,10 +86,8 @@ def make_settings(url: str, tmp: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
     kind = request.param
-    if kind == "postgres" and not await _pg_available():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL is unreachable at {PG_ADMIN_DSN}; CI must test on it")
-        pytest.skip("PostgreSQL is unreachable")
+    if kind == "postgres":
+        await require_postgres()
     db = Database(kind, tmp_path_factory.mktemp(kind))
     await db.create()
     settings = make_settings(db.url, tmp_path_factory.mktemp("keys"))

@@ -24,7 +24,7 @@ import yaml
 
 from services.common.settings import PER_CHAIN_PREFIXES, REQUIRED_IN_PRODUCTION, known_variables, production_problems
 from tests.anvil import Anvil, free_port
-from tests.conftest import PG_ADMIN_DSN, _pg_available
+from tests.conftest import PG_ADMIN_DSN, require_postgres
 from tests.deploy.compose import COMPOSE_FILE, ROOT, MissingVariable, load, start_order
 
 BIN = Path(sys.executable).parent
@@ -156,10 +156,7 @@ def anvil_polygon() -> Iterator[Anvil]:
 class TestSmoke:
     async def test_compose_commands_as_written(self, anvil_eth: Anvil, anvil_bsc: Anvil, anvil_polygon: Anvil,
                                                trongrid: str, tmp_path: Path) -> None:
-        if not await _pg_available():
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail("PostgreSQL is unreachable")
-            pytest.skip("PostgreSQL is unreachable")
+        await require_postgres()
         database = f"order_support_smoke_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(PG_ADMIN_DSN)
         if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'order_support'"):
