@@ -193,6 +193,9 @@ class TicketMessage(SQLModel, table=True):
     author: str = Field(sa_column=Column(String(16), nullable=False))
     channel: str = Field(sa_column=Column(String(16), nullable=False))
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # "internal" notes are for agents only: never shown to a customer key (API and console).
+    visibility: str = Field(default="public", sa_column=Column(String(16), nullable=False,
+                                                                server_default="public"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

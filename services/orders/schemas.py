@@ -436,10 +436,15 @@ class TicketUpdate(StrictBody):
     note: str | None = Field(default=None, max_length=2000)
 
 
+MessageVisibility = Literal["public", "internal"]
+
+
 class MessageCreate(StrictBody):
     author: Literal["agent", "customer"] | None = None
     channel: Channel | None = None
     text: str = Field(min_length=1, max_length=10_000)
+    visibility: MessageVisibility = Field(
+        default="public", description="internal: a note for agents, never shown to a customer key")
 
 
 class MessagePublic(ApiModel):
@@ -447,6 +452,7 @@ class MessagePublic(ApiModel):
     author: Literal["agent", "customer", "system"]
     channel: str
     text: str
+    visibility: MessageVisibility = "public"
     created_at: Timestamp
 
 

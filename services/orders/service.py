@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.errors import InvalidInput
+from services.common.errors import Forbidden, InvalidInput
 from services.common.settings import Settings
 from services.common.types import utcnow
 from services.orders import repository as repo
@@ -330,12 +330,19 @@ async def move_ticket(session: AsyncSession, *, ticket: Ticket, status: str, not
 
 async def add_message(session: AsyncSession, *, ticket: Ticket, principal: Principal,
                       body: schemas.MessageCreate) -> TicketMessage:
+    if principal.is_customer and body.visibility == "internal":
+        raise Forbidden("Internal notes are written by agents; a customer key posts public messages only.")
     author = "customer" if principal.is_customer else (body.author or "agent")
     message = TicketMessage(ticket_id=ticket.id, author=author, channel=body.channel or ticket.channel,
-                            text=body.text)
+                            text=body.text, visibility=body.visibility)
     ticket.updated_at = utcnow()
     # A customer's answer puts a ticket that waited on them back in the agents' queue.
     if author == "customer" and ticket.status in ("waiting_customer", "resolved"):
         ticket.status = "open"
     await repo.add_and_flush(session, message)
     return message
+
+
+def visible_messages(messages: Sequence[TicketMessage], principal: Principal) -> list[TicketMessage]:
+    """Internal notes are never shown to a customer key."""
+    return [m for m in messages if not (principal.is_customer and m.visibility == "internal")]

@@ -88,7 +88,8 @@ async def _ticket_body(request: Request, session: SessionDep, ticket: Ticket,
     if ticket.order_id:
         snapshot = await _snapshot(request, session, ticket.order_id, principal)
         diagnosis = render_diagnosis(snapshot, ticket.lang)
-    return presenters.ticket_public(ticket, await repo.messages_of(session, ticket.id), diagnosis)
+    messages = orders_service.visible_messages(await repo.messages_of(session, ticket.id), principal)
+    return presenters.ticket_public(ticket, messages, diagnosis)
 
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=schemas.TicketPublic,
