@@ -14,6 +14,7 @@ from alembic import context
 from services.common.settings import async_database_url, get_settings
 from services.common.types import Money, UTCDateTime
 from services.orders import models
+from services.orders.channels import models as channel_models  # noqa: F401  (registers its tables)
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

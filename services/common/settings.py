@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     payment_pending_too_long_hours: float = Field(default=24.0, alias="PAYMENT_PENDING_TOO_LONG_HOURS")
     ship_within_hours: float = Field(default=72.0, alias="SHIP_WITHIN_HOURS")
     payment_tolerance: Decimal = Field(default=Decimal("0"), alias="PAYMENT_TOLERANCE")
+    # Customer channels (services/orders/channels): outbound mail, events to the shop, account links, uploads.
+    smtp_url: str | None = Field(default=None, alias="SMTP_URL")
+    mail_from: str | None = Field(default=None, alias="MAIL_FROM")
+    webhook_endpoints: str | None = Field(default=None, alias="WEBHOOK_ENDPOINTS")
+    outbox_retry_hours: float = Field(default=72.0, ge=24, alias="OUTBOX_RETRY_HOURS")
+    public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    account_link_secret: str | None = Field(default=None, alias="ACCOUNT_LINK_SECRET")
+    account_link_ttl_minutes: float = Field(default=60.0, gt=0, alias="ACCOUNT_LINK_TTL_MINUTES")
+    max_attachment_bytes: int = Field(default=10_485_760, gt=0, alias="MAX_ATTACHMENT_BYTES")
+    attachments_dir: Path = Field(default=Path("./attachments"), alias="ATTACHMENTS_DIR")
 
     @field_validator("database_url")
     @classmethod
