@@ -14,6 +14,8 @@ from services.common.settings import Settings
 
 def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     url = settings.database_url
+    # Statement parameters (customers' e-mails, phones, addresses) never reach an exception text or a log.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("order_support.errors")
@@ -126,16 +131,215 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        err = ProblemError("An unexpected error happened; it has been logged.")
-        err.status, err.title, err.type_slug = 500, "Internal server error", "internal"
-        return problem_response(err, request)
+        # Reached only when ErrorBoundary is not installed (it answers first and logs once, with the request id).
+        problem = classify(exc)
+        if problem is None:
+            log_unexpected(exc, request.url.path)
+            problem = internal_error()
+        return problem_response(problem, request)
+
+
+def internal_error() -> ProblemError:
+    err = ProblemError("An unexpected error happened; it has been logged.")
+    err.status, err.title, err.type_slug = 500, "Internal server error", "internal"
+    return err
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    type_slug = "database-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The database is not answering; nothing was changed. Try again shortly.", retry_after=5)
+
+
+class ValueNotStorable(InvalidInput):
+    type_slug = "value-not-storable"
+
+
+# SQLSTATE classes: 08 connection, 53 resources, 57P operator intervention (shutdown), 40 rollbacks (retry).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "40", "55P03")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return ""
+
+
+def classify(exc: BaseException) -> ProblemError | None:
+    """The answer for a failure of a dependency rather than of our code: the database down or busy is a 503
+    with retry advice, a value the database cannot hold is a 422. None means a bug (a 500)."""
+    if isinstance(exc, ProblemError):
+        return exc
+    state = _sqlstate(exc)
+    if isinstance(exc, sa_exc.DBAPIError):
+        if state.startswith("22"):
+            return ValueNotStorable("A value does not fit what the database can store; nothing was changed.")
+        if (exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+                or state.startswith(_UNAVAILABLE_SQLSTATES)):
+            return DatabaseUnavailable()
+        return None
+    if isinstance(exc, sa_exc.TimeoutError | ConnectionError | TimeoutError):
+        return DatabaseUnavailable()
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError):
+        return DatabaseUnavailable()
+    module = type(exc).__module__
+    if module.startswith("asyncpg") and (state.startswith(_UNAVAILABLE_SQLSTATES)
+                                         or type(exc).__name__ in {"ConnectionDoesNotExistError",
+                                                                   "InterfaceError", "InternalClientError"}):
+        return DatabaseUnavailable()
+    return None
+
+
+# Personal data in text that may reach a log or a job record: e-mail addresses, phone numbers, the values
+# of SQL statements and PostgreSQL's "Key (column)=(value)" details.
+_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.S), "[parameters: hidden]"),
+    (re.compile(r"\)=\((.*?)\)( already exists| is not present|\.)"), r")=(…)\2"),
+    (re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}"), "<email>"),
+    (re.compile(r"(?<![\w.])\+?\d[\d ()\-]{5,}\d(?![\w.])"), "<number>"),
+)
+
+
+def scrub(text: str, limit: int = 2000) -> str:
+    """Text without e-mail addresses, phone-like numbers or SQL parameter values, at most `limit` characters.
+
+    For log records and stored error notes (a job's last_error): `f"{type(exc).__name__}: {scrub(str(exc))}"`.
+    """
+    for pattern, replacement in _SCRUBBERS:
+        text = pattern.sub(replacement, text)
+    return text[:limit]
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line without personal data: its type and its scrubbed message."""
+    return f"{type(exc).__name__}: {scrub(str(exc), 500)}"
+
+
+def frames(exc: BaseException) -> list[str]:
+    """Where it happened (file:line in function), without the values: a traceback safe to log."""
+    return [f"{f.filename.rsplit('/services/', 1)[-1]}:{f.lineno} in {f.name}"
+            for f in traceback.extract_tb(exc.__traceback__)][-15:]
+
+
+def log_unexpected(exc: BaseException, path: str) -> None:
+    log.error("unhandled error", extra={"path": path, "error": describe(exc), "frames": frames(exc)})
+
+
+class ScrubFilter(logging.Filter):
+    """On the service's log handler: a record's message and traceback lose personal data (SQL parameters,
+    e-mail addresses, phone numbers), whoever logged it (our code, uvicorn, SQLAlchemy, the worker)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = scrub("".join(traceback.format_exception(record.exc_info[1])), 20_000)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text, 20_000)
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        record.msg, record.args = scrub(message, 20_000), None
+        return True
+
+
+class ErrorBoundary:
+    """Innermost edge middleware (inside the request-id middleware): a failure not answered by a handler is
+    classified (database down → 503 with Retry-After), or logged once with its request id and answered as a
+    500 problem; a client that went away mid-request is neither (nobody to answer, nothing wrong here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            log.info("client disconnected before the request was read", extra={"path": scope.get("path")})
+            return
+        except Exception as exc:
+            problem = classify(exc)
+            if problem is None or (problem.status >= 500 and not isinstance(problem, ServiceUnavailable)):
+                log_unexpected(exc, scope.get("path", ""))
+                problem = internal_error()
+            else:
+                log.warning("request failed on a dependency", extra={"path": scope.get("path"),
+                                                                     "error": describe(exc),
+                                                                     "status": problem.status})
+            if started:
+                return  # the response is under way: the client sees a cut connection, the log has the cause
+            await problem_response(problem, Request(scope))(scope, receive, send)
 
 
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
-           413: "Payload too large", 422: "Invalid input", 503: "Service unavailable"}
+           413: "Payload too large", 422: "Invalid input", 429: "Too many requests", 503: "Service unavailable"}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for the problems a route can answer with."""
-    return {code: {"description": _TITLES.get(code, "Error"), "content": {PROBLEM_JSON: {}}} for code in codes}
+    return {code: {"description": _TITLES.get(code, "Error"), "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}}}
+            for code in codes}
+
+
+# What any route can answer besides its own: malformed JSON or bad header bytes (400), no or a bad key (401),
+# another role's route (403), a body too large (413), invalid input (422), the database down (503).
+_EVERY_ROUTE = (400, 401, 403, 413, 422, 503)
+
+
+def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI say what the service answers: problem+json for every 4xx/5xx a route can produce
+    (FastAPI's default 422 schema is replaced), and the Problem schema itself."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    spec["components"]["schemas"].pop("HTTPValidationError", None)
+    spec["components"]["schemas"].pop("ValidationError", None)
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            codes = set(_EVERY_ROUTE)
+            if "{" in path or method == "post":
+                codes.add(404)
+            if method in ("post", "patch"):
+                codes.add(409)  # a conflicting state, or an Idempotency-Key still in use
+            if path in ("/healthz", "/metrics", "/readyz"):
+                codes = {503} if path == "/readyz" else set()
+            for code in sorted(codes):
+                entry = operation["responses"].get(str(code))
+                operation["responses"][str(code)] = {
+                    "description": (entry or {}).get("description") or _TITLES.get(code, "Error"),
+                    "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}}}
+            for code, entry in operation["responses"].items():
+                if code.startswith(("4", "5")) and isinstance(entry, dict):
+                    entry["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+    return spec

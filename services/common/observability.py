@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.errors import ProblemError, problem_response
+from services.common.errors import ProblemError, ScrubFilter, problem_response
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -41,6 +41,7 @@ def configure_logging(level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                                        rename_fields={"asctime": "time", "levelname": "level"}))
     handler.addFilter(_RequestIdFilter())
+    handler.addFilter(ScrubFilter())  # no personal data in any record, whoever logs it
     handler._order_support = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
@@ -62,7 +63,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        rid = headers.get("x-request-id") or uuid.uuid4().hex
+        rid = headers.get("x-request-id") or ""
+        if not (rid.isascii() and rid.isprintable() and 0 < len(rid) <= 64):
+            rid = uuid.uuid4().hex  # a caller's id we cannot echo safely in a header or a log line
         token = request_id_var.set(rid[:64])
         started = time.perf_counter()
         status = {"code": 500}

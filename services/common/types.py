@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,11 @@ from typing import Any
 from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Money is NUMERIC(38, 18) and a line total multiplies it by a quantity: decimal arithmetic must keep every
+# digit (the default 28 significant digits would round a large total). New threads start from DefaultContext.
+decimal.DefaultContext.prec = 60
+decimal.getcontext().prec = max(decimal.getcontext().prec, 60)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from services.common.app import install_edge, tune_gc
 from services.common.auth import KeyRing, load_keyring
 from services.common.db import database_ready, make_engine, make_sessionmaker
+from services.common.errors import document_problems
 from services.common.observability import configure_logging
 from services.common.settings import Settings, get_settings
 from services.orders.clients.wallet import WalletClient
@@ -38,7 +39,7 @@ def _document_raw_bodies(app: FastAPI) -> None:
             schema = TrackingBatch.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(schema.pop("$defs", {}))
             components["TrackingBatch"] = schema
-            app.openapi_schema = spec
+            app.openapi_schema = document_problems(spec)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -43,7 +43,7 @@ async def list_orders(session: SessionDep, principal: AnyRole,
                       order_number: Annotated[str | None, Query(max_length=64)] = None,
                       customer_id: Annotated[str | None, Query(max_length=64)] = None,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> schemas.OrderList:
+                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> schemas.OrderList:
     """Find orders by order number or customer (a customer key sees only its own)."""
     orders = await orders_service.list_orders(session, principal=principal, order_number=order_number,
                                               customer_id=customer_id, limit=limit, offset=offset)

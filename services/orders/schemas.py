@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, Literal
+from decimal import Decimal, localcontext
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from services.common.schemas import ApiModel, AwareTimestamp, DecimalStr, StrictBody, Timestamp
+from services.common.schemas import (
+    MONEY_LIMIT,
+    ApiModel,
+    AwareTimestamp,
+    DecimalStr,
+    NonNegativeDecimalStr,
+    PositiveDecimalStr,
+    StrictBody,
+    Timestamp,
+)
 from services.orders.tracking.normalized import carrier_slug, tracking_key
 
 OrderStatus = Literal["pending_payment", "paid", "fulfilling", "shipped", "delivered", "completed",
@@ -36,8 +45,8 @@ class Address(StrictBody):
     region: str | None = Field(default=None, max_length=120)
     postal_code: str | None = Field(default=None, max_length=20)
     country: str | None = Field(default=None, min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$")
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90, strict=True)
+    lon: float | None = Field(default=None, ge=-180, le=180, strict=True)
 
     @model_validator(mode="after")
     def _coordinates_in_pairs(self) -> Address:
@@ -52,15 +61,8 @@ class OrderItemIn(StrictBody):
     sku: str = Code
     name: str = Field(min_length=1, max_length=300)
     category: str = Field(default="default", min_length=1, max_length=64)
-    quantity: int = Field(gt=0, le=100_000)
-    unit_price: DecimalStr
-
-    @field_validator("unit_price")
-    @classmethod
-    def _non_negative(cls, value: Decimal) -> Decimal:
-        if value < 0:
-            raise ValueError("must not be negative")
-        return value
+    quantity: int = Field(gt=0, le=100_000, strict=True)
+    unit_price: NonNegativeDecimalStr
 
 
 class OrderCreate(StrictBody):
@@ -82,6 +84,10 @@ class OrderCreate(StrictBody):
         skus = [item.sku for item in self.items]
         if len(skus) != len(set(skus)):
             raise ValueError("each sku appears once per order; add up the quantity instead")
+        with localcontext(prec=80):  # exact: the default 28 digits would round a NUMERIC(38, 18) total
+            total = sum((item.unit_price * item.quantity for item in self.items), Decimal(0))
+        if total >= MONEY_LIMIT:
+            raise ValueError("the order total must stay below 10^20")
         return self
 
 
@@ -141,7 +147,7 @@ class CryptoDetails(StrictBody):
 
 class PaymentCreate(StrictBody):
     method: PaymentMethod
-    amount: DecimalStr
+    amount: PositiveDecimalStr
     currency: str = Field(min_length=2, max_length=16)
     status: PaymentStatus = "pending"
     failure_code: str | None = Field(default=None, max_length=64)
@@ -149,8 +155,6 @@ class PaymentCreate(StrictBody):
 
     @model_validator(mode="after")
     def _consistent(self) -> PaymentCreate:
-        if self.amount < 0:
-            raise ValueError("amount must not be negative")
         if self.method == "crypto" and self.crypto is None:
             raise ValueError("a crypto payment needs crypto: {chain, tx_hash, token, to_address}")
         if self.method != "crypto" and self.crypto is not None:
@@ -363,7 +367,7 @@ class DiagnosisPublic(ApiModel):
 
 class ReturnLineIn(StrictBody):
     sku: str = Code
-    quantity: int = Field(gt=0, le=100_000)
+    quantity: int = Field(gt=0, le=100_000, strict=True)
 
 
 class ReturnCreate(StrictBody):
@@ -413,7 +417,7 @@ class TicketTx(StrictBody):
 class TicketDetails(StrictBody):
     purchase_date: str | None = Field(default=None, max_length=40)
     product: str | None = Field(default=None, max_length=300)
-    photos: list[str] = Field(default_factory=list, max_length=20)
+    photos: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(default_factory=list, max_length=20)
     tracking_number: str | None = Field(default=None, max_length=64)
     device_model: str | None = Field(default=None, max_length=120)
     account_email: str | None = Field(default=None, max_length=254)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -203,10 +204,16 @@ async def load_snapshot(session: AsyncSession, *, order_id: str, principal: Prin
 
 
 def eligibility_of(snapshot: OrderSnapshot, reason: str | None = None) -> list[ItemEligibility]:
+    delivered = [v for v in snapshot.shipments if v.shipment.delivered_at is not None]
+    last = max(delivered, key=lambda v: v.shipment.delivered_at or v.shipment.created_at, default=None)
     return return_eligibility(items=snapshot.items, placed_at=snapshot.order.placed_at,
                               delivered_at=snapshot.delivered_at, returns=snapshot.returns,
                               payments=snapshot.payments, shipping_address=snapshot.order.shipping_address,
-                              now=snapshot.now, policy=snapshot.policy, reason=reason)
+                              now=snapshot.now, policy=snapshot.policy, reason=reason,
+                              order_status=snapshot.order.status,
+                              deliveries=[v.shipment.delivered_at for v in snapshot.shipments],
+                              delivered_location=(last.delivered_event.location
+                                                  if last is not None and last.delivered_event is not None else None))
 
 
 # Returns ------------------------------------------------------------------------------------------------
@@ -221,6 +228,11 @@ RETURN_TRANSITIONS: dict[str, set[str]] = {
 
 
 async def create_return(session: AsyncSession, *, snapshot: OrderSnapshot, body: schemas.ReturnCreate) -> Return:
+    # One return request per order at a time: the order row is locked (PostgreSQL; SQLite has one writer and
+    # refuses a stale one) and the returns re-read under the lock, so two requests cannot both count the same
+    # quantities as still returnable.
+    await repo.order_by_id(session, snapshot.order.id, for_update=True)
+    snapshot = dataclasses.replace(snapshot, returns=await repo.returns_of(session, snapshot.order.id))
     by_sku = {e.sku: e for e in eligibility_of(snapshot, body.reason)}
     prices = {i.sku: i.unit_price for i in snapshot.items}
     problems: list[dict[str, str]] = []

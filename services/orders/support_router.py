@@ -114,7 +114,7 @@ async def create_ticket(body: schemas.TicketCreate, request: Request, session: S
 async def list_tickets(session: SessionDep, principal: AnyRole, order_id: str | None = None,
                        status_filter: Annotated[schemas.TicketStatus | None, Query(alias="status")] = None,
                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                       offset: Annotated[int, Query(ge=0)] = 0) -> schemas.TicketList:
+                       offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> schemas.TicketList:
     """Tickets, newest first (a customer key sees only its own); diagnosis is on the single-ticket read."""
     tickets = await repo.list_tickets(session, customer_id=principal.customer_id if principal.is_customer else None,
                                       order_id=order_id, status=status_filter, limit=limit, offset=offset)

@@ -1,5 +1,14 @@
 """Return eligibility: windows per category, counted from delivery (from placement when never delivered),
-to the end of the last day in the shipping address's time zone; refunds along the original payment path."""
+to the end of the last day in the delivery place's time zone; refunds along the original payment path.
+
+The zone: from the delivered scan's coordinates, else the shipping address's coordinates (timezonefinder),
+else its country and region by ISO 3166-2 code or name (pycountry), else the country's latest zone.
+No returns before the order is paid or once it is cancelled.
+
+Per-item delivery: shipments do not say which items they carry (no item lines on a shipment), so a partly
+delivered order counts every item from the latest delivery so far, and while a parcel is still under way no
+item's window closes (reason `awaiting_other_parcels`): an item may be in the parcel that has not arrived.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +18,9 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.common.zones import place_zone
 from services.orders.diagnosis.snapshot import Policy
 from services.orders.models import OrderItem, Payment, Return
-from services.orders.tracking.timezones import zone_for
 
 ALWAYS_RETURNABLE_REASONS = frozenset({"wrong_item", "damaged"})
 COUNTED_RETURN_STATUSES = ("requested", "approved", "received", "refunded")
@@ -30,9 +39,16 @@ class ItemEligibility:
     refund_destination: dict[str, Any] | None = field(default=None)
 
 
-def order_zone(shipping_address: dict[str, Any] | None) -> tzinfo:
-    address = shipping_address or {}
-    name = zone_for(address.get("country"), address.get("region"), address.get("city"))
+NOT_RETURNABLE_ORDER_STATUSES = {"pending_payment": "order_not_paid", "cancelled": "order_cancelled"}
+
+
+def order_zone(shipping_address: dict[str, Any] | None, delivered_location: dict[str, Any] | None = None) -> tzinfo:
+    """Where the customer's days end: the delivered scan's place when it has coordinates, else the address's."""
+    if delivered_location and delivered_location.get("lat") is not None:
+        name, _ = place_zone(delivered_location)
+        if name:
+            return ZoneInfo(name)
+    name, _ = place_zone(shipping_address)
     return ZoneInfo(name) if name else UTC
 
 
@@ -67,29 +83,44 @@ def returned_quantities(returns: Sequence[Return]) -> dict[str, int]:
 def return_eligibility(*, items: Sequence[OrderItem], placed_at: datetime, delivered_at: datetime | None,
                        returns: Sequence[Return], payments: Sequence[Payment],
                        shipping_address: dict[str, Any] | None, now: datetime, policy: Policy,
-                       reason: str | None = None) -> list[ItemEligibility]:
-    zone = order_zone(shipping_address)
+                       reason: str | None = None, order_status: str | None = None,
+                       deliveries: Sequence[datetime | None] | None = None,
+                       delivered_location: dict[str, Any] | None = None) -> list[ItemEligibility]:
+    """`deliveries`: each shipment's delivered_at (None while under way), when the caller has them."""
+    zone = order_zone(shipping_address, delivered_location)
+    arrived = [d for d in deliveries or () if d is not None]
+    in_transit = bool(deliveries) and len(arrived) < len(deliveries or ())
+    if delivered_at is None and arrived:
+        delivered_at = max(arrived)
     start, counted_from = (delivered_at, "delivery") if delivered_at else (placed_at, "placement")
     already = returned_quantities(returns)
     method, destination = refund_path(payments)
+    order_blocker = NOT_RETURNABLE_ORDER_STATUSES.get(order_status or "")
+    if order_blocker == "order_not_paid" and method != "no_payment":
+        order_blocker = None  # a recorded successful payment: the order's status has not caught up yet
     result = []
     for item in items:
         days = policy.window_days(item.category)
         deadline = deadline_for(start, days, zone)
         remaining = max(item.quantity - already.get(item.sku, 0), 0)
         reasons: list[str] = []
+        if order_blocker:
+            reasons.append(order_blocker)
         if item.category in policy.non_returnable_categories and reason not in ALWAYS_RETURNABLE_REASONS:
             reasons.append("category_not_returnable")
         if remaining == 0:
             reasons.append("already_returned")
         if now >= deadline:
-            if reason in ALWAYS_RETURNABLE_REASONS:
+            if in_transit:
+                reasons.append("awaiting_other_parcels")
+            elif reason in ALWAYS_RETURNABLE_REASONS:
                 reasons.append("outside_window_allowed_for_" + reason)
             else:
                 reasons.append("window_closed")
         else:
             reasons.append("within_window")
-        blocking = {"category_not_returnable", "already_returned", "window_closed"}
+        blocking = {"category_not_returnable", "already_returned", "window_closed",
+                    *NOT_RETURNABLE_ORDER_STATUSES.values()}
         result.append(ItemEligibility(
             sku=item.sku, eligible=not blocking.intersection(reasons), window_days=days, deadline=deadline,
             counted_from=counted_from, returnable_quantity=remaining, reasons=reasons, refund_method=method,
