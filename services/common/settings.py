@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(default=None, alias="API_KEYS")
     api_key_file: Path = Field(default=Path(".order_support_api_key"), alias="API_KEY_FILE")
     carrier_webhook_secret: str | None = Field(default=None, alias="CARRIER_WEBHOOK_SECRET")
+    # Each webhook sender's own secret; AfterShip's and EasyPost's default to CARRIER_WEBHOOK_SECRET, the
+    # Chinese providers' have no default (their pushes answer 503 until set).
+    aftership_webhook_secret: str | None = Field(default=None, alias="AFTERSHIP_WEBHOOK_SECRET")
+    easypost_webhook_secret: str | None = Field(default=None, alias="EASYPOST_WEBHOOK_SECRET")
+    kuaidi100_salt: str | None = Field(default=None, alias="KUAIDI100_SALT")
+    kdniao_app_key: str | None = Field(default=None, alias="KDNIAO_APP_KEY")
+    seventeentrack_key: str | None = Field(default=None, alias="SEVENTEENTRACK_KEY")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     chains_file: Path | None = Field(default=None, alias="CHAINS_FILE")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

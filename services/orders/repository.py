@@ -197,6 +197,20 @@ async def _pg_insert_events(session: AsyncSession, records: list[tuple[Any, ...]
         return len(await driver.fetch(_PG_INSERT_EVENTS, *arrays))
 
 
+async def lock_tracking_numbers(session: AsyncSession, tracking_numbers: Sequence[str]) -> None:
+    """Serialize ingest and shipment registration per tracking number until the transaction ends, so an event
+    for a number being registered is either seen by the registration's attach or sees the shipment itself
+    (PostgreSQL advisory locks, taken in sorted order; SQLite already runs one writer at a time, and ingest
+    checks again for the shipment after its insert)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    from sqlalchemy import text as sql_text  # local: the module's import line is shared by several hands
+
+    lock = sql_text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 7261))")
+    for number in sorted(set(tracking_numbers)):
+        await session.execute(lock, {"n": number})
+
+
 async def attach_waiting_events(session: AsyncSession, shipment: Shipment) -> list[TrackingEvent]:
     """Events that arrived before their shipment was registered."""
     await session.execute(

@@ -263,11 +263,25 @@ class TrackingEventIn(StrictBody):
     description: str | None = Field(default=None, max_length=2000)
     location: TrackingLocation | None = None
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _timestamp_text(cls, value: Any) -> Any:
+        # The schema says an ISO 8601 string with an offset; 0 or 1.7e9 would be read as epoch seconds.
+        if not isinstance(value, str):
+            raise ValueError("must be an ISO 8601 date-time string with an offset, not a number")
+        return value
+
 
 class TrackingBatch(StrictBody):
     carrier: str = Field(min_length=2, max_length=64)
     tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9\- ]+$")
     events: list[TrackingEventIn] = Field(min_length=1, max_length=1000)
+
+
+class RefusedEvent(ApiModel):
+    index: int
+    occurred_at: Timestamp
+    reason: str
 
 
 class IngestResult(ApiModel):
@@ -279,6 +293,8 @@ class IngestResult(ApiModel):
     shipment_id: str | None
     shipment_status: TrackingStatus | None
     waiting_for_shipment: bool
+    # Events not stored and why (e.g. stamped more than 24 h after their receipt); the rest of the batch is.
+    refused: list[RefusedEvent] = []
 
 
 class IngestResponse(ApiModel):

@@ -174,6 +174,8 @@ async def get_payment(session: AsyncSession, *, payment_id: str, principal: Prin
 async def register_shipment(session: AsyncSession, *, order: Order, body: schemas.ShipmentCreate) -> Shipment:
     shipment = Shipment(order_id=order.id, carrier=body.carrier, tracking_number=body.tracking_number,
                         status="pending")
+    # Webhooks for this number wait on the same lock: none can commit unattached while we register.
+    await repo.lock_tracking_numbers(session, [body.tracking_number])
     if not await repo.insert_shipment(session, shipment):
         raise DuplicateShipment(body.carrier, body.tracking_number)
     waiting = await repo.attach_waiting_events(session, shipment)

@@ -98,6 +98,15 @@ EN: dict[str, dict[str, Any]] = {
         "detail": "{carrier}: {description}",
         "steps": ["Arrange a new delivery time with the carrier ({carrier}) or choose a pickup point.",
                   "Make sure the address and phone number are right and someone can receive the parcel."]},
+    "awaiting_pickup.station": {
+        "title": "Parcel waiting at {pickup_point} since {event_at}: collect it there",
+        "detail": "{carrier}: {description}",
+        "steps": ["Collect it at {pickup_point} {pickup_directions} with your pickup code (sent by the carrier or "
+                  "the station by SMS) or your ID.",
+                  "Stations and lockers send unclaimed parcels back after a few days; if you cannot go, ask someone "
+                  "to collect it with the pickup code.",
+                  "If the station says it does not have the parcel, contact support with the tracking number "
+                  "{tracking_number}."]},
     "awaiting_pickup": {
         "title": "Parcel waiting for pickup since {event_at}",
         "detail": "{carrier}: {description} {location}",
@@ -245,6 +254,12 @@ ZH: dict[str, dict[str, Any]] = {
         "detail": "{carrier}：{description}",
         "steps": ["请与承运商（{carrier}）约定新的派送时间，或选择自提点。",
                   "请确认地址和电话正确，并确保有人签收。"]},
+    "awaiting_pickup.station": {
+        "title": "包裹自 {event_at} 起存放在{pickup_point}，请前往取件",
+        "detail": "{carrier}：{description}",
+        "steps": ["请到{pickup_point}取件 {pickup_directions}，出示承运商或驿站短信中的取件码或身份证件。",
+                  "驿站和快递柜会在数天后退回无人领取的包裹；如不能亲自前往，可请他人凭取件码代取。",
+                  "如驿站称没有该包裹，请提供运单号 {tracking_number} 联系客服。"]},
     "awaiting_pickup": {
         "title": "包裹自 {event_at} 起等待自提",
         "detail": "{carrier}：{description} {location}",

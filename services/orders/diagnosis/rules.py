@@ -205,7 +205,15 @@ def parcel_status(s: OrderSnapshot) -> Iterable[Finding]:
         elif current.status == "failed_attempt":
             yield Finding("failed_delivery_attempt", "warning", "failed_delivery_attempt", params, facts, "phone")
         elif current.status == "available_for_pickup":
-            yield Finding("awaiting_pickup", "warning", "awaiting_pickup", params, facts, "chat")
+            station = (current.location or {}).get("pickup_point")
+            if station:
+                # The scan names the station or locker: say where to collect it.
+                directions = (current.location or {}).get("pickup_directions")
+                facts = {**facts, "pickup_point": station, "pickup_directions": directions}
+                params = {**params, "pickup_point": station, "pickup_directions": directions or ""}
+                yield Finding("awaiting_pickup", "warning", "awaiting_pickup.station", params, facts, "chat")
+            else:
+                yield Finding("awaiting_pickup", "warning", "awaiting_pickup", params, facts, "chat")
         elif current.status == "returned_to_sender":
             yield Finding("returned_to_sender", "critical", "returned_to_sender", params, facts, "phone")
 

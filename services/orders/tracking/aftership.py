@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.orders.tracking.normalized import NormalizedEvent, ParsedBatch, PayloadError, carrier_slug, tracking_key
+from services.orders.tracking.normalized import (
+    MAX_CARRIER,
+    MAX_TRACKING_NUMBER,
+    NormalizedEvent,
+    ParsedBatch,
+    PayloadError,
+    carrier_slug,
+    text_field,
+    tracking_key,
+)
 from services.orders.tracking.timezones import iso2, local_to_utc
 
 TAGS = {
@@ -65,8 +74,10 @@ def parse(payload: Any) -> list[ParsedBatch]:
         problems.append("msg.checkpoints must be a list")
     if problems:
         raise PayloadError(problems)
-    batch = ParsedBatch(carrier=carrier_slug(str(msg["slug"])),
-                        tracking_number=tracking_key(str(msg["tracking_number"])))
+    slug = text_field(msg["slug"], "msg.slug", max_len=MAX_CARRIER, required=True)
+    number = text_field(msg["tracking_number"], "msg.tracking_number", max_len=MAX_TRACKING_NUMBER, required=True)
+    assert slug is not None and number is not None
+    batch = ParsedBatch(carrier=carrier_slug(slug), tracking_number=tracking_key(number))
     for index, cp in enumerate(checkpoints or []):
         batch.events.append(_checkpoint(cp, index))
     return [batch]
@@ -79,20 +90,27 @@ def _checkpoint(cp: Any, index: int) -> NormalizedEvent:
     missing = [f"{where}.{name} is missing" for name in ("tag", "checkpoint_time") if not cp.get(name)]
     if missing:
         raise PayloadError(missing)
-    status, substatus = map_status(str(cp["tag"]), cp.get("subtag"))
+
+    def text(name: str, max_len: int) -> str | None:
+        return text_field(cp.get(name), f"{where}.{name}", max_len=max_len)
+
+    tag, subtag, stamp = text("tag", 64), text("subtag", 64), text("checkpoint_time", 40)
+    country, state, place, city = text("country_iso3", 3), text("state", 120), text("location", 500), text("city", 120)
+    assert tag is not None and stamp is not None
+    status, substatus = map_status(tag, subtag)
     try:
-        occurred_at, zone = local_to_utc(str(cp["checkpoint_time"]), cp.get("country_iso3"), cp.get("state"),
-                                         cp.get("location") or cp.get("city"))
-    except ValueError as exc:
-        raise PayloadError([f"{where}.checkpoint_time is not a date-time: {cp['checkpoint_time']!r}"]) from exc
+        occurred_at, zone = local_to_utc(stamp, country, state, place or city)
+    except (ValueError, OverflowError) as exc:
+        raise PayloadError([f"{where}.checkpoint_time is not a date-time: {stamp!r}"]) from exc
     coords = cp.get("coordinates") or []
-    location: dict[str, Any] = {"address": cp.get("location"), "city": cp.get("city"), "region": cp.get("state"),
-                                "postal_code": cp.get("zip"), "country": iso2(cp.get("country_iso3"))}
-    if isinstance(coords, list) and len(coords) == 2 and all(isinstance(c, int | float) for c in coords):
+    location: dict[str, Any] = {"address": place, "city": city, "region": state, "postal_code": text("zip", 20),
+                                "country": iso2(country)}
+    if isinstance(coords, list) and len(coords) == 2 and all(
+            isinstance(c, int | float) and not isinstance(c, bool) for c in coords) \
+            and -90 <= coords[0] <= 90 and -180 <= coords[1] <= 180:
         location["lat"], location["lon"] = float(coords[0]), float(coords[1])
-    raw_status = cp.get("subtag") or cp.get("tag")
     return NormalizedEvent(
-        status=status, substatus=substatus, raw_status=str(raw_status), occurred_at=occurred_at,
-        description=cp.get("message"), location={k: v for k, v in location.items() if v is not None} or None,
-        raw={"checkpoint_time": cp["checkpoint_time"], "time_zone": zone, "tag": cp.get("tag"),
-             "subtag": cp.get("subtag"), "subtag_message": cp.get("subtag_message"), "raw_tag": cp.get("raw_tag")})
+        status=status, substatus=substatus, raw_status=subtag or tag, occurred_at=occurred_at,
+        description=text("message", 4000), location={k: v for k, v in location.items() if v is not None} or None,
+        raw={"checkpoint_time": stamp, "time_zone": zone, "tag": tag, "subtag": subtag,
+             "subtag_message": text("subtag_message", 500), "raw_tag": text("raw_tag", 200)})

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.orders.tracking.normalized import NormalizedEvent, ParsedBatch, PayloadError, carrier_slug, tracking_key
+from services.orders.tracking.normalized import (
+    MAX_CARRIER,
+    MAX_TRACKING_NUMBER,
+    NormalizedEvent,
+    ParsedBatch,
+    PayloadError,
+    carrier_slug,
+    object_field,
+    text_field,
+    tracking_key,
+)
 from services.orders.tracking.timezones import iso2
 
 STATUSES = {
@@ -50,8 +60,10 @@ def parse(payload: Any) -> list[ParsedBatch]:
         problems.append("result.tracking_details must be a list")
     if problems:
         raise PayloadError(problems)
-    batch = ParsedBatch(carrier=carrier_slug(str(tracker["carrier"])),
-                        tracking_number=tracking_key(str(tracker["tracking_code"])))
+    carrier = text_field(tracker["carrier"], "result.carrier", max_len=MAX_CARRIER, required=True)
+    number = text_field(tracker["tracking_code"], "result.tracking_code", max_len=MAX_TRACKING_NUMBER, required=True)
+    assert carrier is not None and number is not None
+    batch = ParsedBatch(carrier=carrier_slug(carrier), tracking_number=tracking_key(number))
     for index, detail in enumerate(details or []):
         batch.events.append(_detail(detail, index))
     return [batch]
@@ -64,20 +76,28 @@ def _detail(detail: Any, index: int) -> NormalizedEvent:
     missing = [f"{where}.{name} is missing" for name in ("status", "datetime") if not detail.get(name)]
     if missing:
         raise PayloadError(missing)
+
+    def text(name: str, max_len: int, obj: dict[str, Any] = detail, prefix: str = where) -> str | None:
+        return text_field(obj.get(name), f"{prefix}.{name}", max_len=max_len)
+
+    stamp, raw_status_code = text("datetime", 40), text("status", 64)
+    assert stamp is not None and raw_status_code is not None
     try:
-        occurred_at = datetime.fromisoformat(str(detail["datetime"]).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise PayloadError([f"{where}.datetime is not a date-time: {detail['datetime']!r}"]) from exc
-    if occurred_at.tzinfo is None:  # EasyPost documents UTC
-        occurred_at = occurred_at.replace(tzinfo=UTC)
-    status_detail = detail.get("status_detail")
-    status = map_status(str(detail["status"]), status_detail)
-    loc = detail.get("tracking_location") or {}
-    location = {"city": loc.get("city"), "region": loc.get("state"), "postal_code": loc.get("zip"),
-                "country": iso2(loc.get("country"))}
-    raw_status = str(detail["status"]) + (f"/{status_detail}" if status_detail else "")
+        occurred_at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if occurred_at.tzinfo is None:  # EasyPost documents UTC
+            occurred_at = occurred_at.replace(tzinfo=UTC)
+        occurred_at = occurred_at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise PayloadError([f"{where}.datetime is not a date-time: {stamp!r}"]) from exc
+    status_detail = text("status_detail", 64)
+    status = map_status(raw_status_code, status_detail)
+    loc = object_field(detail.get("tracking_location"), f"{where}.tracking_location")
+    at = f"{where}.tracking_location"
+    location = {"city": text("city", 120, loc, at), "region": text("state", 120, loc, at),
+                "postal_code": text("zip", 20, loc, at), "country": iso2(text("country", 3, loc, at))}
+    raw_status = raw_status_code + (f"/{status_detail}" if status_detail else "")
     return NormalizedEvent(
-        status=status, substatus=status_detail, raw_status=raw_status, occurred_at=occurred_at.astimezone(UTC),
-        description=detail.get("message"), location={k: v for k, v in location.items() if v is not None} or None,
-        raw={"datetime": detail["datetime"], "status": detail["status"], "status_detail": status_detail,
-             "source": detail.get("source")})
+        status=status, substatus=status_detail, raw_status=raw_status, occurred_at=occurred_at,
+        description=text("message", 4000), location={k: v for k, v in location.items() if v is not None} or None,
+        raw={"datetime": stamp, "status": raw_status_code, "status_detail": status_detail,
+             "source": text("source", 64)})

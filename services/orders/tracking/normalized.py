@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 STATUSES = ("pending", "info_received", "in_transit", "out_for_delivery", "failed_attempt",
@@ -26,10 +27,11 @@ class NormalizedEvent(NamedTuple):
     raw: dict[str, Any] | None = None
 
     def dedup_key(self) -> str:
-        """Identity of an event: the sender's id, else its status and time (carrier and number are columns)."""
+        """Identity of an event: the sender's id, else its status and instant in UTC (carrier and number are
+        columns). The instant, not the sender's offset: 08:00+08:00 and 00:00Z are one scan."""
         if self.event_id:
             return f"id:{self.event_id}"[:200]
-        return f"at:{self.status}@{self.occurred_at.isoformat()}"
+        return f"at:{self.status}@{self.occurred_at.astimezone(UTC).isoformat()}"
 
 
 @dataclass
@@ -53,6 +55,97 @@ def carrier_slug(value: str) -> str:
 
 def tracking_key(value: str) -> str:
     return "".join(value.split()).upper()
+
+
+# The columns' widths (models.TrackingEvent): a longer value is the sender's error (422), never a 500.
+MAX_CARRIER, MAX_TRACKING_NUMBER, MAX_EVENT_ID, MAX_SUBSTATUS, MAX_RAW_STATUS = 64, 64, 190, 64, 200
+MAX_DESCRIPTION, MAX_EVENTS = 4000, 1000
+INT64 = 2**63 - 1
+# Events stamped further ahead of their receipt than this are refused: a clock or parser error, and an event
+# dated 2099 would otherwise become the parcel's "latest" for ever.
+FUTURE_TOLERANCE = timedelta(hours=24)
+
+
+def text_field(value: Any, where: str, *, max_len: int, required: bool = False) -> str | None:
+    """A sender's text value: a string (numbers are read as their digits), no NUL, within the column."""
+    if value is None or value == "":
+        if required:
+            raise PayloadError([f"{where} is missing"])
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError([f"{where} must be a string, not {type(value).__name__}"])
+    result = str(value)
+    if "\x00" in result:
+        raise PayloadError([f"{where} contains a NUL character"])
+    if len(result) > max_len:
+        raise PayloadError([f"{where} is longer than {max_len} characters"])
+    return result
+
+
+def object_field(value: Any, where: str) -> dict[str, Any]:
+    """A sender's nested object that may be absent (null) but must be an object when present."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError([f"{where} must be an object, not {type(value).__name__}"])
+    return value
+
+
+def check_json(value: Any, where: str, depth: int = 0) -> None:
+    """What a JSON column can store on both databases: no NUL, 64-bit integers, finite numbers, shallow."""
+    if depth > 16:
+        raise PayloadError([f"{where} is nested too deeply"])
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PayloadError([f"{where} contains a NUL character"])
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -INT64 - 1 <= value <= INT64:
+            raise PayloadError([f"{where} is out of range (a 64-bit integer at most)"])
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise PayloadError([f"{where} must be a finite number"])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json(key, f"{where} key", depth + 1)
+            check_json(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_json(item, f"{where}[{index}]", depth + 1)
+
+
+def check_batches(batches: list[ParsedBatch]) -> None:
+    """Every value a parser produced fits the columns it goes to; else a PayloadError naming it."""
+    for b, batch in enumerate(batches):
+        where = f"batches[{b}]" if len(batches) > 1 else "batch"
+        text_field(batch.carrier, f"{where}.carrier", max_len=MAX_CARRIER, required=True)
+        text_field(batch.tracking_number, f"{where}.tracking_number", max_len=MAX_TRACKING_NUMBER, required=True)
+        if len(batch.events) > MAX_EVENTS:
+            raise PayloadError([f"{where} has more than {MAX_EVENTS} events"])
+        for i, event in enumerate(batch.events):
+            at = f"{where}.events[{i}]"
+            if event.status not in STATUS_RANK:
+                raise PayloadError([f"{at}.status {event.status!r} is not a normalized status"])
+            if event.occurred_at.tzinfo is None:
+                raise PayloadError([f"{at}.occurred_at has no time zone"])
+            text_field(event.event_id, f"{at}.event_id", max_len=MAX_EVENT_ID)
+            text_field(event.substatus, f"{at}.substatus", max_len=MAX_SUBSTATUS)
+            text_field(event.raw_status, f"{at}.raw_status", max_len=MAX_RAW_STATUS)
+            text_field(event.description, f"{at}.description", max_len=MAX_DESCRIPTION)
+            check_json(event.location, f"{at}.location")
+            check_json(event.raw, f"{at}.raw")
+
+
+def split_future(events: Iterable[NormalizedEvent], now: datetime) -> tuple[list[NormalizedEvent],
+                                                                              list[NormalizedEvent]]:
+    """(events we can take, events stamped more than FUTURE_TOLERANCE after `now`)."""
+    horizon = now + FUTURE_TOLERANCE
+    kept: list[NormalizedEvent] = []
+    future: list[NormalizedEvent] = []
+    for event in events:
+        (future if event.occurred_at > horizon else kept).append(event)
+    return kept, future
 
 
 @dataclass(frozen=True)

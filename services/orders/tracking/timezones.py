@@ -71,3 +71,19 @@ def local_to_utc(text: str, country: str | None, state: str | None,
         return value.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), zone
     # No offset and no known zone: UTC is an assumption, and the event says so in raw.time_zone.
     return value.replace(tzinfo=UTC), "assumed_utc"
+
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def china_time(text: str) -> tuple[datetime, str]:
+    """Chinese providers (Kuaidi100, Kdniao) stamp China Standard Time without an offset:
+    "2022-06-30 10:34:33", "2016/12/21 14:23:19", "2015-3-11 16:21:06". An explicit offset wins."""
+    value = text.strip().replace("/", "-")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC), "offset"
+    return parsed.replace(tzinfo=CHINA).astimezone(UTC), "Asia/Shanghai"

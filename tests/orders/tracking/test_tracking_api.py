@@ -98,7 +98,8 @@ class TestIngest:
         assert first.json()["results"][0]["stored"] == 7
         assert again.json()["results"][0] | {"shipment_id": None} == {
             "carrier": "usps", "tracking_number": f"DUP{unique}", "received": 7, "stored": 0, "duplicates": 7,
-            "shipment_id": None, "shipment_status": "in_transit", "waiting_for_shipment": False}
+            "shipment_id": None, "shipment_status": "in_transit", "waiting_for_shipment": False,
+            "refused": []}
         assert len((await timeline(client, shipment["id"]))["events"]) == 7
 
     async def test_concurrent_deliveries_store_once(self, client: httpx.AsyncClient, unique: str) -> None:
