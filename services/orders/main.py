@@ -19,6 +19,7 @@ from services.common.db import database_ready, make_engine, make_sessionmaker
 from services.common.errors import document_problems
 from services.common.observability import configure_logging
 from services.common.settings import Settings, get_settings
+from services.orders.channels.router import router as channels_router
 from services.orders.clients.wallet import WalletClient
 from services.orders.router import router
 from services.orders.schemas import TrackingBatch
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, wallet_app: FastAPI | None =
     app.include_router(router)
     app.include_router(tracking_router)
     app.include_router(support_router)
+    app.include_router(channels_router)  # e-mail in, events, attachments, account changes, help center
     if wallet_app is not None:
         app.mount("/wallet", wallet_app)
     return app

@@ -15,6 +15,7 @@ from services.common.settings import Settings
 from services.common.types import utcnow
 from services.orders import repository as repo
 from services.orders import schemas
+from services.orders.channels import hooks as channel_hooks
 from services.orders.diagnosis.missing_info import missing_information
 from services.orders.diagnosis.returns import ItemEligibility, refund_path, return_eligibility
 from services.orders.diagnosis.snapshot import OrderSnapshot, Policy, ShipmentView
@@ -317,6 +318,7 @@ async def create_ticket(session: AsyncSession, *, body: schemas.TicketCreate, pr
     await repo.add_and_flush(session, ticket)
     await repo.add_and_flush(session, TicketMessage(ticket_id=ticket.id, author="customer", channel=body.channel,
                                                     text=body.description))
+    await channel_hooks.ticket_created(session, ticket)
     return ticket
 
 
@@ -334,12 +336,13 @@ async def move_ticket(session: AsyncSession, *, ticket: Ticket, status: str, not
     if ticket.status == status:
         return
     check_transition("ticket", TICKET_TRANSITIONS, ticket.status, status)
-    ticket.status = status
+    previous, ticket.status = ticket.status, status
     ticket.updated_at = utcnow()
     if note:
         await repo.add_and_flush(session, TicketMessage(ticket_id=ticket.id, author=author, channel=ticket.channel,
                                                         text=note))
     await session.flush()
+    await channel_hooks.ticket_status_changed(session, ticket, previous)
 
 
 async def add_message(session: AsyncSession, *, ticket: Ticket, principal: Principal,
@@ -354,6 +357,7 @@ async def add_message(session: AsyncSession, *, ticket: Ticket, principal: Princ
     if author == "customer" and ticket.status in ("waiting_customer", "resolved"):
         ticket.status = "open"
     await repo.add_and_flush(session, message)
+    await channel_hooks.message_added(session, ticket=ticket, message=message)
     return message
 
 

@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.settings import Settings
+from services.orders.channels import models as channel_models  # noqa: F401  (registers its tables)
 from services.orders.models import metadata
 from tests.conftest import AGENT, auth
 

@@ -1,0 +1,59 @@
+"""What the ticket service calls at its moments (flush only, inside the caller's transaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orders.channels import outbox
+from services.orders.channels import repository as repo
+from services.orders.models import Ticket, TicketMessage
+
+
+def ticket_data(ticket: Ticket) -> dict[str, Any]:
+    return {"ticket_id": ticket.id, "type": ticket.type, "channel": ticket.channel, "status": ticket.status,
+            "order_id": ticket.order_id, "order_number": ticket.order_number, "customer_id": ticket.customer_id}
+
+
+async def ticket_created(session: AsyncSession, ticket: Ticket) -> None:
+    await outbox.emit(session, type="ticket.created", order_id=ticket.order_id, data=ticket_data(ticket))
+
+
+async def ticket_status_changed(session: AsyncSession, ticket: Ticket, previous: str) -> None:
+    if previous != ticket.status:
+        await outbox.emit(session, type="ticket.status_changed", order_id=ticket.order_id,
+                          data={**ticket_data(ticket), "previous_status": previous})
+
+
+async def reply_address(session: AsyncSession, ticket: Ticket) -> str | None:
+    """Where a ticket's e-mail goes: the address it came from, else the customer's address on file."""
+    mail_details = (ticket.details or {}).get("email") or {}
+    if mail_details.get("reply_to"):
+        return str(mail_details["reply_to"])
+    if ticket.customer_id:
+        customer = await repo.customer_by_id(session, ticket.customer_id)
+        if customer is not None and customer.email:
+            return customer.email
+        orders = await repo.orders_of_customer(session, ticket.customer_id)
+        if orders and orders[0].customer_email:
+            return orders[0].customer_email
+    return None
+
+
+async def message_added(session: AsyncSession, *, ticket: Ticket, message: TicketMessage) -> None:
+    """An agent's public reply on an e-mail ticket goes out by e-mail; an internal note never does."""
+    if message.author != "agent" or getattr(message, "visibility", "public") != "public":
+        return
+    if "email" not in (ticket.channel, message.channel):
+        return
+    to = await reply_address(session, ticket)
+    if to is None:
+        return
+    mail_details = (ticket.details or {}).get("email") or {}
+    last = mail_details.get("last_message_id")
+    references = [m for m in (mail_details.get("first_message_id"), last) if m]
+    await outbox.enqueue_mail(session, to=to, lang=ticket.lang, template="agent_reply", ticket_id=ticket.id,
+                              params={"ticket_id": ticket.id, "text": message.text,
+                                      "subject": mail_details.get("subject") or ticket.type},
+                              in_reply_to=last, references=list(dict.fromkeys(references)))
