@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     wallet_support_url: str | None = Field(default=None, alias="WALLET_SUPPORT_URL")
     wallet_support_api_key: str | None = Field(default=None, alias="WALLET_SUPPORT_API_KEY")
     tron_api_key: str | None = Field(default=None, alias="TRON_API_KEY")
+    subscan_api_key: str | None = Field(default=None, alias="SUBSCAN_API_KEY")
     api_keys: str | None = Field(default=None, alias="API_KEYS")
     api_key_file: Path = Field(default=Path(".order_support_api_key"), alias="API_KEY_FILE")
     carrier_webhook_secret: str | None = Field(default=None, alias="CARRIER_WEBHOOK_SECRET")
@@ -56,8 +57,18 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=15.0, alias="WORKER_INTERVAL_SECONDS")
     reorg_watch_seconds: float = Field(default=600.0, alias="REORG_WATCH_SECONDS")
     payment_check_deadline_hours: float = Field(default=24.0, alias="PAYMENT_CHECK_DEADLINE_HOURS")
+    payment_check_inline_seconds: float = Field(default=3.0, ge=0, le=60, alias="PAYMENT_CHECK_INLINE_SECONDS")
+    job_lease_seconds: float = Field(default=120.0, gt=0, alias="JOB_LEASE_SECONDS")
+    worker_concurrency: int = Field(default=4, ge=1, le=64, alias="WORKER_CONCURRENCY")
+    # A tx mined this long before the order was placed cannot be the order's payment.
+    before_order_grace_minutes: float = Field(default=10.0, ge=0, alias="BEFORE_ORDER_GRACE_MINUTES")
     rpc_timeout_seconds: float = Field(default=8.0, alias="RPC_TIMEOUT_SECONDS")
     rpc_batch_size: int = Field(default=100, alias="RPC_BATCH_SIZE")
+    # wallet-support: per API key, "N/second|minute|hour|day" (service keys get 10x); tx hashes looked up
+    # (a batch costs its size) and payment verifications (fresh=true costs 10); readiness probe kept this long.
+    rate_limit_lookups: str = Field(default="1200/minute", alias="RATE_LIMIT_LOOKUPS")
+    rate_limit_verifies: str = Field(default="120/minute", alias="RATE_LIMIT_VERIFIES")
+    readyz_cache_seconds: float = Field(default=5.0, ge=0, le=300, alias="READYZ_CACHE_SECONDS")
     # Delivered-address check thresholds (great-circle km).
     address_match_km: float = Field(default=0.3, alias="ADDRESS_MATCH_KM")
     address_mismatch_km: float = Field(default=2.0, alias="ADDRESS_MISMATCH_KM")

@@ -62,6 +62,14 @@ class InvalidTransition(Conflict):
         super().__init__(f"A {what} in status {current} cannot move to {wanted}; allowed: {options}.")
 
 
+class TransferAlreadyUsed(Conflict):
+    type_slug = "transfer-already-used"
+
+    def __init__(self, chain: str, tx_hash: str) -> None:
+        super().__init__(f"The {chain} transaction {tx_hash} already settled another payment; one transfer pays "
+                         "at most one payment.")
+
+
 class ReturnNotAllowed(ProblemError):
     status, title, type_slug = 422, "Return not allowed", "return-not-allowed"
 

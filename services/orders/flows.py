@@ -1,13 +1,16 @@
-"""Orchestration with side effects: check a crypto payment on chain, reconcile it, tell the ticket.
+"""Orchestration with side effects: check a tx on chain, reconcile the payment, tell the ticket.
 
-Reconciliation is idempotent (the payment row is locked, moves are no-ops when already made) and reorg-safe:
-wallet-support says `paid` only at the required confirmations, and a payment that was reconciled and whose
-tx then leaves the chain goes back to pending with a history entry, never silently stays paid."""
+Every check runs in three steps so that no network call happens while a database transaction is open:
+plan (read what the order expects, then commit), ask wallet-support (no session), apply (a new transaction that
+locks the rows, re-reads them and lets the pure rules in `reconcile` decide). A request runs the ask within a
+short budget (PAYMENT_CHECK_INLINE_SECONDS) and leaves the rest to the worker, which holds a fenced job lease.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,175 +20,335 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.schemas import format_decimal
 from services.common.settings import Settings
 from services.common.types import utcnow
+from services.orders import reconcile as rules
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.clients.wallet import WalletClient, WalletRejected, WalletUnavailable
 from services.orders.diagnosis import catalog
 from services.orders.diagnosis.rules import CRYPTO_GROUPS
-from services.orders.models import Order, Payment, PaymentStatusHistory, Ticket, TicketMessage
+from services.orders.models import Job, Order, Payment, PaymentStatusHistory, Ticket, TicketMessage
 
 log = logging.getLogger("order_support.orders.flows")
 
-PAID = ("paid", "overpaid")
-WAITING = ("pending", "unknown")
-PAYMENT_FAILS = ("failed", "dropped", "replaced", "underpaid", "wrong_recipient", "wrong_token", "wrong_chain")
 TICKET_JOB = "ticket_chain_check"
 PAYMENT_JOB = "payment_chain_check"
-KNOWN_TOKENS = ("USDT", "USDC", "ETH", "BNB", "POL", "TRX")
+WAITING = ("pending", "unknown", "unavailable", "not_found")
+# A settled payment whose tx looked gone once is looked at again this soon, not after the full watch delay.
+GONE_RECHECK_SECONDS = 30
+
+
+@dataclass
+class ChainAnswer:
+    """What wallet-support said, or why it said nothing. Produced with no database session open."""
+
+    verdict: str  # a wallet-support verdict, or "unavailable" (no answer in time) / "rejected" (a 4xx)
+    result: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+    retry_after: int = 30
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def tx(self) -> dict[str, Any]:
+        return dict(self.result.get("tx") or {})
 
 
 @dataclass
 class CheckOutcome:
-    verdict: str  # a wallet-support verdict, or "unavailable" / "rejected"
-    explanation: str
+    verdict: str  # the verdict recorded (wallet-support's, the orders side's, or "unavailable"/"rejected")
+    explanation: str = ""
     detail: str = ""
     retry_after: int = 30
-    changed: str | None = None  # "paid", "reorg", "failed" when the payment moved
-
-    @property
-    def final(self) -> bool:
-        return self.verdict not in (*WAITING, "unavailable")
+    changed: str | None = None  # "paid", "failed", "reorg" when a payment moved
+    final: bool = False  # nothing left to look at for this check
+    next_check: float | None = None  # when to look again, where the answer says (else the job's backoff)
 
 
-def summarize(result: dict[str, Any]) -> dict[str, Any]:
-    """What is kept of a verification on the payment and the ticket (the evidence for diagnosis)."""
-    tx = result.get("tx") or {}
-    return {"verdict": result["verdict"], "explanation": result.get("explanation"),
-            "paid_amount": result.get("paid_amount"), "difference": result.get("difference"),
-            "found_on": result.get("found_on") or [], "checked_at": utcnow().isoformat(),
-            "tx": {k: tx.get(k) for k in ("chain", "tx_hash", "status", "confirmations", "required_confirmations",
-                                          "block_number", "from", "to", "failure", "replaced_by")}}
-
-
-async def check_payment(session: AsyncSession, *, wallet: WalletClient | None, payment: Payment,
-                        lang: str, fresh: bool = False) -> CheckOutcome:
-    """Ask wallet-support whether the payment's tx pays it, record the answer, reconcile the payment."""
+async def ask_chain(wallet: WalletClient | None, expectation: rules.Expectation, *, lang: str, fresh: bool = False,
+                    budget: float | None = None) -> ChainAnswer:
+    """Ask wallet-support whether the tx pays the expectation. Never raises; never touches the database."""
     if wallet is None:
-        return CheckOutcome("unavailable", "", detail="wallet-support is not configured")
-    if not (payment.chain and payment.tx_hash and payment.token):
-        return CheckOutcome("rejected", "", detail="the payment has no chain, tx hash or token")
+        return ChainAnswer("unavailable", detail="wallet-support is not configured")
+    if not expectation.to:
+        return ChainAnswer("rejected", detail=f"no recipient: MERCHANT_ADDRESS_{expectation.chain.upper()} is not set",
+                           errors=[{"field": "expected.to", "message": "required"}])
+    call = wallet.verify(chain=expectation.chain, tx_hash=expectation.tx_hash, to=expectation.to,
+                         token=expectation.token, amount=format_decimal(expectation.amount), lang=lang, fresh=fresh)
     try:
-        result = await wallet.verify(chain=payment.chain, tx_hash=payment.tx_hash, to=payment.to_address,
-                                     token=payment.token, amount=format_decimal(payment.amount), lang=lang,
-                                     fresh=fresh)
+        result = await (asyncio.wait_for(call, timeout=budget) if budget is not None else call)
+    except TimeoutError:
+        return ChainAnswer("unavailable", detail=f"no answer within {budget:g} s", retry_after=5)
     except WalletUnavailable as exc:
-        return CheckOutcome("unavailable", "", detail=str(exc), retry_after=exc.retry_after)
+        return ChainAnswer("unavailable", detail=str(exc), retry_after=exc.retry_after)
     except WalletRejected as exc:
-        payment.payment_check = {"verdict": "rejected", "explanation": exc.detail, "errors": exc.errors,
-                                 "checked_at": utcnow().isoformat()}
-        return CheckOutcome("rejected", "", detail=exc.detail)
-    payment.payment_check = summarize(result)
-    if result.get("tx", {}).get("from") and not payment.from_address:
-        payment.from_address = result["tx"]["from"]
-    outcome = CheckOutcome(result["verdict"], str(result.get("explanation") or ""),
-                           retry_after=int(result.get("retry_after") or 30))
-    outcome.changed = await reconcile(session, payment=payment, verdict=result["verdict"],
-                                      note=outcome.explanation)
-    await session.flush()
-    return outcome
+        return ChainAnswer("rejected", detail=exc.detail, errors=exc.errors)
+    return ChainAnswer(str(result["verdict"]), result=result,
+                       retry_after=int(result.get("retry_after") or (result.get("tx") or {}).get("retry_after") or 30))
 
 
-async def reconcile(session: AsyncSession, *, payment: Payment, verdict: str, note: str) -> str | None:
-    """Move the payment (and through it the order) to what the chain says. Idempotent."""
-    locked = await repo.payment_by_id(session, payment.id, for_update=True) or payment
-    if verdict in PAID:
-        if locked.status != "succeeded":
-            await orders_service.move_payment(session, payment=locked, status="succeeded", failure_code=None,
-                                              note=note, source="chain", force=True)
-            return "paid"
-        return None
-    if locked.status == "succeeded" and await _reconciled_by_chain(session, locked):
-        # Counted once, then gone from the chain (reorg): never leave it silently paid.
-        await orders_service.move_payment(session, payment=locked, status="pending", failure_code=None,
-                                          note=f"the transaction left the chain: {note}", source="chain",
-                                          force=True)
-        order = await repo.order_by_id(session, locked.order_id)
-        if order is not None and order.status == "paid":
-            await orders_service.set_order_status(session, order=order, status="pending_payment")
-        return "reorg"
-    if verdict in PAYMENT_FAILS and locked.status == "pending":
-        await orders_service.move_payment(session, payment=locked, status="failed", failure_code=verdict,
-                                          note=note, source="chain")
-        return "failed"
-    return None
+def summarize(answer: ChainAnswer, verdict: str, explanation: str) -> dict[str, Any]:
+    """What is kept of a check on the payment and the ticket: the evidence agents and diagnosis read."""
+    tx = answer.tx
+    return {"verdict": verdict, "chain_verdict": answer.verdict, "explanation": explanation,
+            "paid_amount": answer.result.get("paid_amount"), "difference": answer.result.get("difference"),
+            "found_on": answer.result.get("found_on") or [], "checked_at": utcnow().isoformat(),
+            "tx": {k: tx.get(k) for k in ("chain", "tx_hash", "status", "confirmations", "required_confirmations",
+                                          "block_number", "block_time", "head_block", "from", "to", "failure",
+                                          "replaced_by")}}
 
 
-async def _reconciled_by_chain(session: AsyncSession, payment: Payment) -> bool:
-    history = (await repo.history_of(session, [payment.id]))[payment.id]
-    last: PaymentStatusHistory | None = next((h for h in reversed(history) if h.to_status == "succeeded"), None)
-    return last is not None and last.source == "chain"
+# -- plans: what the order expects, read in a short transaction -------------------------------------------------
+
+def payment_facts(payments: list[Payment]) -> list[rules.PaymentFacts]:
+    return [rules.PaymentFacts(id=p.id, order_id=p.order_id, method=p.method, status=p.status, amount=p.amount,
+                               chain=p.chain, tx_hash=p.tx_hash, token=p.token, to_address=p.to_address)
+            for p in payments]
 
 
-async def payment_for_ticket(session: AsyncSession, *, ticket: Ticket, order: Order, token: str | None,
-                             merchant_addresses: dict[str, str]) -> Payment | None:
-    """The payment the ticket's tx claims to be: one recorded with that hash, else a new pending attempt
-    built from the order's crypto payment (token, amount, recipient) or, for an order priced in a token, the
-    order itself. None when nothing says what the tx should have paid."""
-    assert ticket.tx_hash and ticket.tx_chain
-    existing = await repo.payment_for_tx(session, order_id=order.id, tx_hash=ticket.tx_hash)
-    if existing is not None:
-        return existing
-    payments = await repo.payments_of(session, order.id)
-    model = next((p for p in reversed(payments) if p.method == "crypto" and p.token), None)
-    chosen_token = (token or (model.token if model else None) or
-                    (order.currency if order.currency.upper() in KNOWN_TOKENS else None))
-    if chosen_token is None:
-        return None
-    amount = model.amount if model is not None and model.token == chosen_token.upper() else order.total
-    payment = Payment(order_id=order.id, method="crypto", amount=Decimal(amount), currency=chosen_token.upper(),
-                      status="pending", chain=ticket.tx_chain, tx_hash=ticket.tx_hash, token=chosen_token.upper(),
-                      to_address=(model.to_address if model and model.chain == ticket.tx_chain else None)
-                      or merchant_addresses.get(ticket.tx_chain))
-    await repo.add_and_flush(session, payment)
-    await repo.add_and_flush(session, PaymentStatusHistory(
-        payment_id=payment.id, from_status=None, to_status="pending", source="ticket",
-        note=f"payment attempt recorded from ticket {ticket.id}"))
-    return payment
+@dataclass(frozen=True)
+class TicketPlan:
+    ticket_id: str
+    order_id: str
+    lang: str
+    expectation: rules.Expectation | None
 
 
-async def check_ticket(session: AsyncSession, *, ticket: Ticket, wallet: WalletClient | None, settings: Settings,
-                       merchant_addresses: dict[str, str], token: str | None = None,
-                       now: datetime | None = None) -> CheckOutcome | None:
-    """A payment_failed ticket with a tx: verify it, reconcile, and say so on the ticket in its language."""
+async def plan_ticket(session: AsyncSession, *, ticket: Ticket,
+                      merchant_addresses: dict[str, str]) -> TicketPlan | None:
+    """What the ticket's tx must pay, from the order alone (the ticket's claims are never used to decide)."""
     if not (ticket.tx_hash and ticket.tx_chain and ticket.order_id):
         return None
     order = await repo.order_by_id(session, ticket.order_id)
     if order is None:
         return None
-    payment = await payment_for_ticket(session, ticket=ticket, order=order, token=token,
-                                       merchant_addresses=merchant_addresses)
-    lang = ticket.lang
-    if payment is None:
-        await _say(session, ticket, catalog.text(lang, "ticket", "no_expectation", {}), previous=None)
+    expectation = rules.expectation_for(
+        order_id=order.id, order_total=order.total, order_currency=order.currency,
+        payments=payment_facts(await repo.payments_of(session, order.id)), chain=ticket.tx_chain,
+        tx_hash=ticket.tx_hash, merchant_addresses=merchant_addresses)
+    return TicketPlan(ticket_id=ticket.id, order_id=order.id, lang=ticket.lang, expectation=expectation)
+
+
+def payment_expectation(payment: Payment, merchant_addresses: dict[str, str]) -> rules.Expectation | None:
+    if not (payment.chain and payment.tx_hash and payment.token):
         return None
+    return rules.Expectation(chain=payment.chain, tx_hash=payment.tx_hash, token=payment.token.upper(),
+                             amount=payment.amount, to=payment.to_address or merchant_addresses.get(payment.chain),
+                             source="payment", payment_id=payment.id)
+
+
+# -- apply: one transaction, rows locked, the pure rules decide ------------------------------------------------
+
+async def apply_to_payment(session: AsyncSession, *, payment: Payment, order: Order, answer: ChainAnswer,
+                           settings: Settings, now: datetime, lang: str) -> CheckOutcome:
+    """A recorded crypto payment checked against its own tx. `payment` is locked by the caller."""
+    if answer.verdict in ("unavailable", "rejected"):
+        if answer.verdict == "rejected":
+            payment.payment_check = {"verdict": "rejected", "explanation": answer.detail, "errors": answer.errors,
+                                     "checked_at": utcnow().isoformat()}
+        return CheckOutcome(answer.verdict, detail=answer.detail, retry_after=answer.retry_after,
+                            final=answer.verdict == "rejected", next_check=answer.retry_after)
+    settlement = await repo.settlement_of(session, payment.id)
+    if settlement is not None and payment.status == "succeeded":
+        return await _watch_settled(session, payment=payment, order=order, answer=answer, settlement_block=
+                                    settlement.block_number, settings=settings, now=now)
+    return await _claim(session, payment=payment, order=order, answer=answer, settings=settings, now=now, lang=lang)
+
+
+async def _claim(session: AsyncSession, *, payment: Payment | None, order: Order, answer: ChainAnswer,
+                 settings: Settings, now: datetime, lang: str,
+                 expectation: rules.Expectation | None = None) -> CheckOutcome:
+    """A tx checked for a payment it has not settled: settle it, refuse it (already used, before the order),
+    fail the payment, or wait. `payment` is None for a ticket's tx that no recorded payment carries yet."""
+    tx = answer.tx
+    chain = str(tx.get("chain") or (payment.chain if payment else expectation.chain if expectation else ""))
+    tx_hash = str(tx.get("tx_hash") or (payment.tx_hash if payment else expectation.tx_hash if expectation else ""))
+    token = (payment.token if payment else expectation.token if expectation else "") or ""
+    used_by = await repo.transfer_used_elsewhere(session, chain=chain, tx_hash=tx_hash, token=token,
+                                                 order_id=order.id, payment_id=payment.id if payment else None)
+    decision = rules.decide_claim(verdict=answer.verdict, tx=tx, payment_status=payment.status if payment else None,
+                                  placed_at=order.placed_at,
+                                  grace=timedelta(minutes=settings.before_order_grace_minutes),
+                                  used_by_other=used_by is not None)
+    explanation = _explain(lang, decision.verdict, answer)
+    check = summarize(answer, decision.verdict, explanation)
+    outcome = CheckOutcome(decision.verdict, explanation, retry_after=answer.retry_after,
+                           final=decision.action not in ("wait",),
+                           next_check=answer.retry_after if answer.verdict == "unknown" else None)
+    if decision.action == "settle":
+        assert expectation is not None or payment is not None
+        if payment is None:
+            assert expectation is not None
+            payment = await _new_chain_payment(session, order=order, expectation=expectation, tx=tx)
+        payment.payment_check = check
+        if tx.get("from") and not payment.from_address:
+            payment.from_address = str(tx["from"])
+        claimed = await repo.claim_settlement(session, chain=chain, tx_hash=tx_hash, token=token,
+                                              payment_id=payment.id, order_id=order.id,
+                                              block_number=tx.get("block_number"))
+        if not claimed:  # lost a race to another claim: the database decided
+            payment.payment_check = summarize(answer, "already_used", _explain(lang, "already_used", answer))
+            outcome.verdict, outcome.explanation = "already_used", payment.payment_check["explanation"]
+            if payment.status == "pending" and expectation is not None and expectation.payment_id is None:
+                await orders_service.move_payment(session, payment=payment, status="failed",
+                                                  failure_code="already_used", note=outcome.explanation,
+                                                  source="chain")
+            return outcome
+        await orders_service.move_payment(session, payment=payment, status="succeeded", failure_code=None,
+                                          note=explanation, source="chain",
+                                          reorg_watch_seconds=settings.reorg_watch_seconds)
+        outcome.changed = "paid"
+        return outcome
+    if payment is None and decision.action == "fail" and expectation is not None and tx.get("status") not in (
+            None, "not_found"):
+        # A real tx that definitively does not pay the order is kept as a failed attempt on the timeline (the
+        # desk sees what was sent); a transfer that belongs elsewhere (already used, before the order) is not.
+        payment = await _new_chain_payment(session, order=order, expectation=expectation, tx=tx)
+    if payment is not None:
+        payment.payment_check = check
+        if decision.action == "fail" and payment.status == "pending":
+            await orders_service.move_payment(session, payment=payment, status="failed",
+                                              failure_code=decision.verdict, note=explanation, source="chain")
+            outcome.changed = "failed"
+        elif decision.action in ("already_used", "before_order") and payment.status == "pending":
+            await orders_service.move_payment(session, payment=payment, status="failed",
+                                              failure_code=decision.verdict, note=explanation, source="chain")
+            outcome.changed = "failed"
+        elif decision.action == "blocked":
+            await _blocked(session, payment=payment, order=order, answer=answer, reason=decision.reason)
+    return outcome
+
+
+async def _watch_settled(session: AsyncSession, *, payment: Payment, order: Order, answer: ChainAnswer,
+                         settlement_block: int | None, settings: Settings, now: datetime) -> CheckOutcome:
+    """The reorg watch: a settled payment looked at again. Only definitive evidence un-pays it."""
+    previous = dict(payment.payment_check or {})
+    gone_checks = int(previous.get("gone_checks") or 0)
+    decision = rules.decide_settled(verdict=answer.verdict, tx=answer.tx, settled_block=settlement_block,
+                                    gone_checks=gone_checks)
+    outcome = CheckOutcome(answer.verdict, retry_after=answer.retry_after,
+                           next_check=answer.retry_after if answer.verdict == "unknown" else None)
+    if decision.action == "keep":
+        payment.payment_check = {**previous, "gone_checks": 0, "watched_at": utcnow().isoformat()}
+        if settlement_block is None and answer.tx.get("block_number") is not None:
+            await repo.note_settlement_block(session, payment_id=payment.id, block_number=answer.tx["block_number"])
+        outcome.final = True
+    elif decision.action == "wait":
+        # Not definitive (pending, unknown, a node behind the block): keep the payment, look again later.
+        payment.payment_check = {**previous, "gone_checks": 0, "watched_at": utcnow().isoformat(),
+                                 "last_watch": {"verdict": answer.verdict, "status": answer.tx.get("status")}}
+    elif decision.action == "gone_once":
+        payment.payment_check = {**previous, "gone_checks": gone_checks + 1, "watched_at": utcnow().isoformat(),
+                                 "last_watch": {"verdict": answer.verdict, "status": answer.tx.get("status"),
+                                                "head_block": answer.tx.get("head_block")}}
+        outcome.next_check = GONE_RECHECK_SECONDS
+    else:  # unpay
+        note = f"the transaction left the chain ({decision.reason})"
+        moved = await orders_service.move_payment(session, payment=payment, status="pending", failure_code=None,
+                                                  note=note, source="chain")
+        if moved:
+            await repo.release_settlement(session, payment_id=payment.id)
+            payment.payment_check = {**summarize(answer, answer.verdict, note), "gone_checks": 0}
+            if order.status == "paid":
+                await orders_service.set_order_status(session, order=order, status="pending_payment")
+            elif order.status != "pending_payment":
+                await _alert(session, order=order, text_key="reorg_after_fulfilment",
+                             params={"order_status": order.status, "payment_id": payment.id})
+            await tell_tickets_reorg(session, payment=payment)
+            outcome.changed = "reorg"
+        outcome.final = False  # keep watching: it may come back in a later block
+        outcome.next_check = GONE_RECHECK_SECONDS
+    return outcome
+
+
+async def _new_chain_payment(session: AsyncSession, *, order: Order, expectation: rules.Expectation,
+                             tx: dict[str, Any]) -> Payment:
+    payment = Payment(order_id=order.id, method="crypto", amount=Decimal(expectation.amount),
+                      currency=expectation.token, status="pending", chain=expectation.chain,
+                      tx_hash=str(tx.get("tx_hash") or expectation.tx_hash), token=expectation.token,
+                      to_address=expectation.to)
+    await repo.add_and_flush(session, payment)
+    await repo.add_and_flush(session, PaymentStatusHistory(
+        payment_id=payment.id, from_status=None, to_status="pending", source="chain",
+        note="payment attempt recorded from a checked tx"))
+    return payment
+
+
+async def _blocked(session: AsyncSession, *, payment: Payment, order: Order, answer: ChainAnswer,
+                   reason: str) -> None:
+    """A chain answer that a transition rule forbids acting on: recorded and told to an agent, never forced."""
+    await repo.add_and_flush(session, PaymentStatusHistory(
+        payment_id=payment.id, from_status=payment.status, to_status=payment.status, source="chain",
+        note=f"chain says {answer.verdict}; not applied: {reason}"))
+    await _alert(session, order=order, text_key="reconcile_blocked",
+                 params={"payment_id": payment.id, "verdict": answer.verdict, "status": payment.status})
+
+
+async def _alert(session: AsyncSession, *, order: Order, text_key: str, params: dict[str, Any]) -> None:
+    """An internal note on the order's tickets, for agents only."""
+    for ticket in await repo.tickets_of_order(session, order.id):
+        await repo.add_and_flush(session, TicketMessage(
+            ticket_id=ticket.id, author="system", channel=ticket.channel, visibility="internal",
+            text=catalog.text(ticket.lang, "ticket", text_key, params)))
+
+
+def _explain(lang: str, verdict: str, answer: ChainAnswer) -> str:
+    if verdict in ("already_used", "before_order"):
+        return catalog.text(lang, "ticket", verdict, {"chain": answer.tx.get("chain") or ""})
+    return str(answer.result.get("explanation") or answer.detail or verdict)
+
+
+# -- tickets ---------------------------------------------------------------------------------------------------
+
+async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: ChainAnswer, settings: Settings,
+                          now: datetime) -> CheckOutcome | None:
+    """Record a ticket's check: reconcile what the chain proves, say it in the ticket's language, move it."""
+    ticket = await repo.ticket_by_id(session, plan.ticket_id, for_update=True)
+    order = await repo.order_by_id(session, plan.order_id, for_update=True)
+    if ticket is None or order is None:
+        return None
+    lang = ticket.lang
     previous = (ticket.payment_check or {}).get("verdict")
-    outcome = await check_payment(session, wallet=wallet, payment=payment, lang=lang)
-    ticket.payment_check = payment.payment_check
-    params = {"chain": payment.chain, "explanation": outcome.explanation, "payment_id": payment.id,
-              "detail": outcome.detail}
-    now = now or utcnow()
-    if outcome.verdict in PAID:
+    exp = plan.expectation
+    if exp is None or answer.verdict == "rejected":
+        key = "no_expectation" if exp is None or _unknown_token(answer) else "rejected"
+        await _say(session, ticket, catalog.text(lang, "ticket", key, {"detail": answer.detail}), previous, key)
+        ticket.payment_check = {"verdict": key, "explanation": answer.detail or None,
+                                "checked_at": utcnow().isoformat()}
+        needed = "crypto_payment" if key == "no_expectation" else "tx_hash"
+        if needed not in ticket.missing_information:
+            ticket.missing_information = [*ticket.missing_information, needed]
+        await _move(session, ticket, "open")
+        return CheckOutcome(key, detail=answer.detail, final=True)
+    payment = None
+    if exp.payment_id:
+        payment = await repo.payment_by_id(session, exp.payment_id, for_update=True)
+    if answer.verdict == "unavailable":
+        outcome = CheckOutcome("unavailable", detail=answer.detail, retry_after=answer.retry_after,
+                               next_check=answer.retry_after)
+    elif payment is not None:
+        outcome = await apply_to_payment(session, payment=payment, order=order, answer=answer, settings=settings,
+                                         now=now, lang=lang)
+    else:
+        outcome = await _claim(session, payment=None, order=order, answer=answer, settings=settings, now=now,
+                               lang=lang, expectation=exp)
+    params = {"chain": exp.chain, "explanation": outcome.explanation, "detail": outcome.detail,
+              "payment_id": payment.id if payment else ""}
+    if outcome.verdict != "unavailable":
+        ticket.payment_check = summarize(answer, outcome.verdict, outcome.explanation)
+    if outcome.verdict in rules.PAID_VERDICTS:
+        settled = payment or await repo.payment_settled_by(session, order_id=order.id, chain=exp.chain,
+                                                           tx_hash=str(answer.tx.get("tx_hash") or exp.tx_hash))
+        params["payment_id"] = settled.id if settled else ""
         await _say(session, ticket, catalog.text(lang, "ticket", "paid", params), previous, outcome.verdict)
         await _move(session, ticket, "resolved")
-        # Reorg watch: look once more later; a payment whose tx left the chain goes back to pending.
-        await repo.enqueue_job(session, kind=PAYMENT_JOB, ref_id=payment.id,
-                               run_at=now + timedelta(seconds=settings.reorg_watch_seconds), deadline=None)
-    elif outcome.verdict in ("pending", "unknown", "unavailable"):
+    elif not outcome.final:
         key = "waiting" if outcome.verdict == "pending" else "unknown"
+        if outcome.verdict == "not_found":
+            key = "not_found_yet"
         await _say(session, ticket, catalog.text(lang, "ticket", key, params), previous, outcome.verdict)
         await _move(session, ticket, "waiting_chain")
-        await repo.enqueue_job(session, kind=TICKET_JOB, ref_id=ticket.id,
-                               run_at=now + timedelta(seconds=_first_delay(outcome)),
-                               deadline=ticket.created_at + timedelta(hours=settings.payment_check_deadline_hours))
-    elif outcome.verdict == "rejected":
-        await _say(session, ticket, catalog.text(lang, "ticket", "rejected", params), previous, outcome.verdict)
-        if "tx_hash" not in ticket.missing_information:
-            ticket.missing_information = [*ticket.missing_information, "tx_hash"]
-        await _move(session, ticket, "open")
     else:
         group = CRYPTO_GROUPS.get(outcome.verdict, "mismatch")
-        step_params = {"difference": str((payment.payment_check or {}).get("difference") or "").lstrip("-"),
-                       "token": payment.token}
+        step_params = {"difference": str(answer.result.get("difference") or "").lstrip("-"), "token": exp.token}
         steps = catalog.steps(lang, f"crypto_payment_unverified.{group}", step_params)
         text = "\n".join([catalog.text(lang, "ticket", "not_paid", params), *(f"- {s}" for s in steps)])
         await _say(session, ticket, text, previous, outcome.verdict)
@@ -195,6 +358,10 @@ async def check_ticket(session: AsyncSession, *, ticket: Ticket, wallet: WalletC
     return outcome
 
 
+def _unknown_token(answer: ChainAnswer) -> bool:
+    return any(str(e.get("field", "")).endswith("token") for e in answer.errors)
+
+
 async def tell_tickets_reorg(session: AsyncSession, *, payment: Payment) -> None:
     """The tickets about a payment that went back to pending hear why, and go back to an agent."""
     if not payment.tx_hash:
@@ -202,12 +369,8 @@ async def tell_tickets_reorg(session: AsyncSession, *, payment: Payment) -> None
     for ticket in await repo.tickets_for_tx(session, order_id=payment.order_id, tx_hash=payment.tx_hash):
         await _say(session, ticket, catalog.text(ticket.lang, "ticket", "reorg", {}), previous=None)
         ticket.payment_check = payment.payment_check
-        ticket.status = "open"
-        ticket.updated_at = utcnow()
-
-
-def _first_delay(outcome: CheckOutcome) -> int:
-    return outcome.retry_after if outcome.verdict in ("unknown", "unavailable") else 15
+        if ticket.status != "open":
+            await orders_service.move_ticket(session, ticket=ticket, status="open", note=None, author="system")
 
 
 async def _say(session: AsyncSession, ticket: Ticket, text: str, previous: str | None,
@@ -220,6 +383,122 @@ async def _say(session: AsyncSession, ticket: Ticket, text: str, previous: str |
 
 
 async def _move(session: AsyncSession, ticket: Ticket, status: str) -> None:
-    if ticket.status not in ("closed",) and ticket.status != status:
-        ticket.status = status
-        ticket.updated_at = utcnow()
+    """System moves follow the ticket table too; a closed ticket stays closed."""
+    if ticket.status == status or ticket.status == "closed":
+        return
+    if status in orders_service.TICKET_TRANSITIONS[ticket.status]:
+        await orders_service.move_ticket(session, ticket=ticket, status=status, note=None, author="system")
+
+
+# -- the request path: commit, ask within a budget, apply -----------------------------------------------------
+
+def first_delay(answer: ChainAnswer | None) -> float:
+    if answer is None or answer.verdict in ("unknown", "unavailable"):
+        return float(answer.retry_after if answer else 5)
+    return 15.0
+
+
+async def check_ticket_now(session: AsyncSession, *, ticket: Ticket, wallet: WalletClient | None,
+                           settings: Settings, merchant_addresses: dict[str, str]) -> CheckOutcome | None:
+    """The request's check of a new payment_failed ticket. The caller's transaction is committed first; the
+    worker job is written with it, so a check that does not finish in the budget is never lost."""
+    plan = await plan_ticket(session, ticket=ticket, merchant_addresses=merchant_addresses)
+    if plan is None:
+        return None
+    now = utcnow()
+    budget = settings.payment_check_inline_seconds
+    if plan.expectation is not None:
+        await repo.enqueue_job(session, kind=TICKET_JOB, ref_id=ticket.id, run_at=now + timedelta(seconds=budget + 5),
+                               deadline=ticket.created_at + timedelta(hours=settings.payment_check_deadline_hours))
+        await _move(session, ticket, "waiting_chain")
+    await session.commit()  # nothing of the network below runs inside a transaction
+    answer = (await ask_chain(wallet, plan.expectation, lang=plan.lang, budget=budget)
+              if plan.expectation is not None else ChainAnswer("rejected", detail="no expectation"))
+    outcome = await apply_to_ticket(session, plan=plan, answer=answer, settings=settings, now=utcnow())
+    if outcome is not None and outcome.final:
+        await repo.drop_queued_job(session, kind=TICKET_JOB, ref_id=ticket.id)
+    elif outcome is not None:
+        await repo.enqueue_job(session, kind=TICKET_JOB, ref_id=ticket.id,
+                               run_at=utcnow() + timedelta(seconds=first_delay(answer)),
+                               deadline=ticket.created_at + timedelta(hours=settings.payment_check_deadline_hours))
+    return outcome
+
+
+async def check_payment_now(session: AsyncSession, *, payment: Payment, wallet: WalletClient | None,
+                            settings: Settings, merchant_addresses: dict[str, str]) -> CheckOutcome | None:
+    """The request's check of a newly recorded crypto payment: committed first, then asked within the budget."""
+    expectation = payment_expectation(payment, merchant_addresses)
+    if expectation is None:
+        return None
+    now = utcnow()
+    budget = settings.payment_check_inline_seconds
+    await repo.enqueue_job(session, kind=PAYMENT_JOB, ref_id=payment.id, run_at=now + timedelta(seconds=budget + 5),
+                           deadline=now + timedelta(hours=settings.payment_check_deadline_hours))
+    await session.commit()
+    answer = await ask_chain(wallet, expectation, lang="en", budget=budget)
+    locked = await repo.payment_by_id(session, payment.id, for_update=True)
+    order = await repo.order_by_id(session, payment.order_id, for_update=True)
+    if locked is None or order is None:
+        return None
+    outcome = await apply_to_payment(session, payment=locked, order=order, answer=answer, settings=settings,
+                                     now=utcnow(), lang="en")
+    if outcome.final or outcome.changed == "paid":
+        # Settled payments keep their reorg-watch job (written by the settle); others are done.
+        if outcome.changed != "paid":
+            await repo.drop_queued_job(session, kind=PAYMENT_JOB, ref_id=payment.id)
+    else:
+        await repo.enqueue_job(session, kind=PAYMENT_JOB, ref_id=payment.id,
+                               run_at=utcnow() + timedelta(seconds=first_delay(answer)), deadline=None)
+    return outcome
+
+
+# -- the worker path ---------------------------------------------------------------------------------------------
+
+@dataclass
+class JobPlan:
+    job: Job
+    ticket_plan: TicketPlan | None = None
+    payment_id: str | None = None
+    expectation: rules.Expectation | None = None
+    fresh: bool = False
+    lang: str = "en"
+    done: bool = False  # nothing to ask: finish the job
+
+
+async def plan_job(session: AsyncSession, job: Job, merchant_addresses: dict[str, str]) -> JobPlan:
+    """Read what a job must check (a short read; the caller commits before asking the chain)."""
+    if job.kind == TICKET_JOB:
+        ticket = await repo.ticket_by_id(session, job.ref_id)
+        if ticket is None or ticket.status in ("resolved", "closed"):
+            return JobPlan(job, done=True)
+        plan = await plan_ticket(session, ticket=ticket, merchant_addresses=merchant_addresses)
+        if plan is None:
+            return JobPlan(job, done=True)
+        return JobPlan(job, ticket_plan=plan, expectation=plan.expectation, lang=plan.lang)
+    if job.kind == PAYMENT_JOB:
+        payment = await repo.payment_by_id(session, job.ref_id)
+        if payment is None or payment.status == "refunded":
+            return JobPlan(job, done=True)
+        settled = await repo.settlement_of(session, payment.id) is not None
+        if payment.status == "succeeded" and not settled:
+            return JobPlan(job, done=True)  # paid on someone's word, not the chain's: nothing to watch
+        expectation = payment_expectation(payment, merchant_addresses)
+        if expectation is None:
+            return JobPlan(job, done=True)
+        # Past the cache when watching a settled payment: the watch exists to catch a reorg deeper than "final".
+        return JobPlan(job, payment_id=payment.id, expectation=expectation, fresh=settled)
+    return JobPlan(job, done=True)
+
+
+async def apply_job(session: AsyncSession, plan: JobPlan, answer: ChainAnswer | None, settings: Settings,
+                    now: datetime) -> CheckOutcome | None:
+    if plan.ticket_plan is not None and answer is not None:
+        return await apply_to_ticket(session, plan=plan.ticket_plan, answer=answer, settings=settings, now=now)
+    if plan.payment_id is not None and answer is not None:
+        payment = await repo.payment_by_id(session, plan.payment_id, for_update=True)
+        order = await repo.order_by_id(session, payment.order_id, for_update=True) if payment else None
+        if payment is None or order is None:
+            return None
+        return await apply_to_payment(session, payment=payment, order=order, answer=answer, settings=settings,
+                                      now=now, lang=plan.lang)
+    return None

@@ -7,7 +7,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from services.common.types import Money, UTCDateTime, utcnow
@@ -84,6 +97,27 @@ class Payment(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class PaymentSettlement(SQLModel, table=True):
+    """Which payment an on-chain transfer settled. The unique key is what makes one transfer pay at most one
+    payment, whoever claims it and however the claims race: a "transfer" is everything one tx moved of one
+    token to the merchant, which is exactly what a payment verdict counts."""
+
+    __tablename__ = "payment_settlements"
+    __table_args__ = (UniqueConstraint("chain", "tx_hash", "token", name="uq_payment_settlements_transfer"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    chain: str = Field(sa_column=Column(String(32), nullable=False))
+    tx_hash: str = Field(sa_column=Column(String(100), nullable=False))
+    token: str = Field(sa_column=Column(String(32), nullable=False))
+    payment_id: str = Field(sa_column=Column(String(40), ForeignKey("payments.id", ondelete="CASCADE"),
+                                             nullable=False, unique=True))
+    order_id: str = Field(sa_column=Column(String(40), ForeignKey("orders.id", ondelete="CASCADE"),
+                                           nullable=False, index=True))
+    # The block the transfer was in when it settled: only a node at or past it can say it is gone.
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class PaymentStatusHistory(SQLModel, table=True):
     __tablename__ = "payment_status_history"
 
@@ -111,6 +145,9 @@ class Shipment(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(32), nullable=False))
     last_event_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The last scan time the stall sweep flagged: a parcel is flagged once per stall, and the sweep's query
+    # skips flagged ones instead of re-reading them forever.
+    stall_flagged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -215,6 +252,11 @@ class Job(SQLModel, table=True):
     run_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    # Fencing token: bumped on every claim, never reset. Only the holder of the current value may finish or
+    # reschedule the job, so a worker that lost its lease (frozen, slow) cannot overwrite the new owner.
+    fence: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # Enqueued again while running: the running owner re-queues it instead of marking it done.
+    rerun: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     locked_by: str | None = Field(default=None, sa_column=Column(String(64)))
     locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from services.orders.models import (
     Order,
     OrderItem,
     Payment,
+    PaymentSettlement,
     PaymentStatusHistory,
     Return,
     Shipment,
@@ -309,47 +310,171 @@ async def list_tickets(session: AsyncSession, *, customer_id: str | None, order_
 
 # Jobs ---------------------------------------------------------------------------------------------------
 
+def _jobs() -> Any:
+    return Job.__table__  # type: ignore[attr-defined]
+
+
 async def enqueue_job(session: AsyncSession, *, kind: str, ref_id: str, run_at: datetime,
-                      deadline: datetime | None) -> None:
-    """One job per (kind, ref): enqueuing again brings it forward instead of adding a second one."""
+                      deadline: datetime | None, exact: bool = False) -> None:
+    """One job per (kind, ref): enqueuing again brings it forward (or, `exact`, sets its time) instead of adding
+    a second one. A job that is running right now keeps its owner and is marked to run again at `run_at`, so
+    the re-enqueue is never lost."""
     now = datetime.now(UTC)
+    table = _jobs()
     stmt = _upsert_insert(session)(Job).values(kind=kind, ref_id=ref_id, state="queued", run_at=run_at,
-                                               deadline=deadline, attempts=0, created_at=now, updated_at=now)
+                                               deadline=deadline, attempts=0, fence=0, rerun=False,
+                                               created_at=now, updated_at=now)
+    running = table.c.state == "running"
     stmt = stmt.on_conflict_do_update(
         index_elements=["kind", "ref_id"],
-        set_={"state": "queued", "run_at": stmt.excluded.run_at, "updated_at": now,
-              "deadline": func.coalesce(Job.__table__.c.deadline, stmt.excluded.deadline)},  # type: ignore[attr-defined]
+        set_={"state": case((running, table.c.state), else_="queued"),
+              "rerun": case((running, True), else_=False),
+              "run_at": stmt.excluded.run_at if exact else case(
+                  (and_(table.c.state == "queued", table.c.run_at < stmt.excluded.run_at), table.c.run_at),
+                  else_=stmt.excluded.run_at),
+              "attempts": case((running, table.c.attempts), else_=0),
+              "updated_at": now,
+              "deadline": stmt.excluded.deadline if exact else func.coalesce(table.c.deadline,
+                                                                               stmt.excluded.deadline)},
     )
     await session.execute(stmt)
 
 
-async def claim_jobs(session: AsyncSession, *, worker_id: str, now: datetime, lease_seconds: float,
-                     limit: int) -> list[Job]:
-    """Take due jobs for this worker. On PostgreSQL concurrent workers skip each other's rows (SKIP LOCKED);
-    SQLite runs one writer at a time. A job whose worker died is taken again once its lease ends."""
-    table = Job.__table__  # type: ignore[attr-defined]
+async def claim_job(session: AsyncSession, *, worker_id: str, now: datetime, lease_seconds: float) -> Job | None:
+    """Take one due job with a lease of its own and a new fencing token. On PostgreSQL concurrent workers skip
+    each other's rows (SKIP LOCKED); SQLite runs one writer at a time. A job whose lease ended (its worker died
+    or froze) is due again; the old owner's token is then stale."""
+    table = _jobs()
     due = or_(and_(table.c.state == "queued", table.c.run_at <= now),
               and_(table.c.state == "running", table.c.locked_until < now))
-    pick = select(table.c.id).where(due).order_by(table.c.run_at).limit(limit)
+    pick = select(table.c.id).where(due).order_by(table.c.run_at).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     stmt = (update(table).where(table.c.id.in_(pick.scalar_subquery()))
             .values(state="running", locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds),
-                    attempts=table.c.attempts + 1, updated_at=now)
+                    attempts=table.c.attempts + 1, fence=table.c.fence + 1, rerun=False, updated_at=now)
             .returning(*table.c))
-    rows = (await session.execute(stmt)).mappings().all()
-    return [Job(**dict(row)) for row in rows]
+    row = (await session.execute(stmt)).mappings().first()
+    return Job(**dict(row)) if row is not None else None
 
 
-async def finish_job(session: AsyncSession, *, job_id: int, state: str, run_at: datetime | None = None,
-                     error: str | None = None) -> None:
-    table = Job.__table__  # type: ignore[attr-defined]
-    values: dict[str, Any] = {"state": state, "locked_by": None, "locked_until": None,
-                              "updated_at": datetime.now(UTC), "last_error": error}
-    if run_at is not None:
-        values["run_at"] = run_at
-    await session.execute(update(table).where(table.c.id == job_id).values(**values))
+async def hold_job(session: AsyncSession, job: Job) -> bool:
+    """Lock the job row and check that `job`'s fencing token is still the current one (the lease was not
+    taken over). Call it first in the transaction that records the job's result."""
+    table = _jobs()
+    stmt = select(table.c.fence, table.c.state).where(table.c.id == job.id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).first()
+    return row is not None and row.fence == job.fence and row.state == "running"
 
+
+async def finish_job(session: AsyncSession, *, job: Job, state: str, run_at: datetime | None = None,
+                     error: str | None = None) -> bool:
+    """Finish or reschedule a job, only as its current owner (fencing token). A job enqueued again while it
+    ran goes back to the queue instead of being marked done. False when the token is stale."""
+    table = _jobs()
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {"locked_by": None, "locked_until": None, "updated_at": now, "last_error": error,
+                              "rerun": False}
+    if state in ("done", "expired"):
+        values["state"] = case((table.c.rerun, "queued"), else_=state)
+        values["run_at"] = case((table.c.rerun, table.c.run_at), else_=run_at or table.c.run_at)
+    else:
+        values["state"] = state
+        values["run_at"] = case((table.c.rerun, func.least(table.c.run_at, run_at or now)
+                                 if session.get_bind().dialect.name == "postgresql"
+                                 else func.min(table.c.run_at, run_at or now)), else_=run_at or now)
+    result = await session.execute(update(table).where(table.c.id == job.id, table.c.fence == job.fence,
+                                                       table.c.state == "running").values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def drop_queued_job(session: AsyncSession, *, kind: str, ref_id: str) -> None:
+    """The request settled what a queued job would have checked: the job is done (a running one is left to
+    its owner, whose re-check is idempotent)."""
+    table = _jobs()
+    await session.execute(update(table).where(table.c.kind == kind, table.c.ref_id == ref_id,
+                                              table.c.state == "queued")
+                          .values(state="done", updated_at=datetime.now(UTC)))
+
+
+# Settlements ---------------------------------------------------------------------------------------------
+
+def _settlement_key(chain: str, tx_hash: str, token: str) -> tuple[str, str, str]:
+    return chain.lower(), tx_hash.strip().lower(), token.upper()
+
+
+async def claim_settlement(session: AsyncSession, *, chain: str, tx_hash: str, token: str, payment_id: str,
+                           order_id: str, block_number: int | None) -> bool:
+    """Record that this transfer settles this payment. The unique key decides, also under races: False when
+    the transfer already settled another payment."""
+    key_chain, key_hash, key_token = _settlement_key(chain, tx_hash, token)
+    table = PaymentSettlement.__table__  # type: ignore[attr-defined]
+    stmt = (_upsert_insert(session)(PaymentSettlement)
+            .values(chain=key_chain, tx_hash=key_hash, token=key_token, payment_id=payment_id, order_id=order_id,
+                    block_number=block_number, created_at=datetime.now(UTC))
+            .on_conflict_do_nothing().returning(table.c.id))
+    if (await session.execute(stmt)).first() is not None:
+        return True
+    existing = (await session.execute(select(table.c.payment_id).where(
+        table.c.chain == key_chain, table.c.tx_hash == key_hash, table.c.token == key_token))).first()
+    return existing is not None and existing.payment_id == payment_id
+
+
+async def release_settlement(session: AsyncSession, *, payment_id: str) -> None:
+    table = PaymentSettlement.__table__  # type: ignore[attr-defined]
+    await session.execute(delete(table).where(table.c.payment_id == payment_id))
+
+
+async def note_settlement_block(session: AsyncSession, *, payment_id: str, block_number: int) -> None:
+    """A settlement recorded on someone's word learns its block when the chain confirms it."""
+    table = PaymentSettlement.__table__  # type: ignore[attr-defined]
+    await session.execute(update(table).where(table.c.payment_id == payment_id, table.c.block_number.is_(None))
+                          .values(block_number=block_number))
+
+
+async def settlement_of(session: AsyncSession, payment_id: str) -> PaymentSettlement | None:
+    stmt = select(PaymentSettlement).where(col(PaymentSettlement.payment_id) == payment_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def transfer_used_elsewhere(session: AsyncSession, *, chain: str, tx_hash: str, token: str, order_id: str,
+                                  payment_id: str | None) -> str | None:
+    """The payment (of another order, or another payment of this one) that this transfer settled, or that
+    records this tx as its own on another order; None when the transfer is free to settle `payment_id`."""
+    key_chain, key_hash, key_token = _settlement_key(chain, tx_hash, token)
+    settled = (await session.execute(select(PaymentSettlement.payment_id).where(  # type: ignore[call-overload]
+        col(PaymentSettlement.chain) == key_chain, col(PaymentSettlement.tx_hash) == key_hash,
+        col(PaymentSettlement.token) == key_token))).first()
+    if settled is not None and settled[0] != payment_id:
+        return str(settled[0])
+    recorded = (await session.execute(select(Payment.id).where(  # type: ignore[call-overload]
+        col(Payment.order_id) != order_id, col(Payment.method) == "crypto", col(Payment.chain) == chain,
+        func.lower(col(Payment.tx_hash)) == key_hash).limit(1))).first()
+    return str(recorded[0]) if recorded is not None else None
+
+
+async def settlement_for_transfer(session: AsyncSession, *, chain: str, tx_hash: str
+                                  ) -> list[tuple[PaymentSettlement, Order]]:
+    """Which orders a tx settled (for agents: the customer only hears that it was used)."""
+    key_chain, key_hash, _ = _settlement_key(chain, tx_hash, "")
+    stmt = (select(PaymentSettlement, Order).join(Order, col(Order.id) == col(PaymentSettlement.order_id))
+            .where(col(PaymentSettlement.chain) == key_chain, col(PaymentSettlement.tx_hash) == key_hash))
+    return [(s, o) for s, o in (await session.execute(stmt)).all()]
+
+
+async def payment_settled_by(session: AsyncSession, *, order_id: str, chain: str, tx_hash: str) -> Payment | None:
+    key_chain, key_hash, _ = _settlement_key(chain, tx_hash, "")
+    stmt = (select(Payment).join(PaymentSettlement, col(PaymentSettlement.payment_id) == col(Payment.id))
+            .where(col(PaymentSettlement.order_id) == order_id, col(PaymentSettlement.chain) == key_chain,
+                   col(PaymentSettlement.tx_hash) == key_hash))
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def tickets_of_order(session: AsyncSession, order_id: str) -> list[Ticket]:
+    stmt = select(Ticket).where(col(Ticket.order_id) == order_id).order_by(col(Ticket.created_at))
+    return list((await session.execute(stmt)).scalars())
 
 
 async def insert_marker(session: AsyncSession, *, kind: str, ref_id: str) -> bool:
@@ -361,13 +486,32 @@ async def insert_marker(session: AsyncSession, *, kind: str, ref_id: str) -> boo
     return (await session.execute(stmt)).first() is not None
 
 
-async def stalled_shipments(session: AsyncSession, *, older_than: datetime) -> list[tuple[Shipment, Order]]:
+async def stalled_shipments(session: AsyncSession, *, older_than: datetime, limit: int = 200
+                            ) -> list[tuple[Shipment, Order]]:
+    """Undelivered parcels whose last scan is older than `older_than` and whose current stall is not flagged
+    yet (flagged ones drop out of the query, so a backlog of lost parcels never hides new stalls). Rows are
+    locked and skipped by concurrent sweeps on PostgreSQL."""
     stmt = (select(Shipment, Order).join(Order, col(Order.id) == col(Shipment.order_id))
             .where(col(Shipment.delivered_at).is_(None), col(Shipment.last_event_at) < older_than,
+                   or_(col(Shipment.stall_flagged_at).is_(None),
+                       col(Shipment.stall_flagged_at) < col(Shipment.last_event_at)),
                    col(Shipment.status).not_in(["returned_to_sender", "expired"]),
-                   col(Order.status).not_in(["cancelled", "refunded", "returned"]))
-            .order_by(col(Shipment.last_event_at)).limit(500))
+                   col(Order.status).not_in(["cancelled", "refunded", "returned", "delivered", "completed"]))
+            .order_by(col(Shipment.last_event_at)).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Shipment, skip_locked=True)  # type: ignore[arg-type]
     return [(s, o) for s, o in (await session.execute(stmt)).all()]
+
+
+async def open_sweep_ticket(session: AsyncSession, order_id: str) -> Ticket | None:
+    """The order's proactive stall ticket that is still being worked on, if any."""
+    stmt = (select(Ticket).where(col(Ticket.order_id) == order_id, col(Ticket.type) == "not_received",
+                                 col(Ticket.status).not_in(["resolved", "closed"]))
+            .order_by(col(Ticket.created_at)))
+    for ticket in (await session.execute(stmt)).scalars():
+        if (ticket.details or {}).get("source") == "stalled_parcel_sweep":
+            return ticket
+    return None
 
 
 async def payment_for_tx(session: AsyncSession, *, order_id: str, tx_hash: str) -> Payment | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -10,7 +9,6 @@ from fastapi import APIRouter, Query, Request, status
 from services.common.auth import AgentOrService, AnyRole
 from services.common.db import SessionDep
 from services.common.errors import responses
-from services.common.types import utcnow
 from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
@@ -70,22 +68,20 @@ async def update_order_status(order_id: str, body: schemas.OrderStatusUpdate, se
 
 
 @router.post("/orders/{order_id}/payments", status_code=status.HTTP_201_CREATED,
-             response_model=schemas.PaymentPublic, responses=responses(404, 422), tags=["payments"])
+             response_model=schemas.PaymentPublic, responses=responses(404, 409, 422), tags=["payments"])
 async def record_payment(order_id: str, body: schemas.PaymentCreate, request: Request, session: SessionDep,
                          principal: AgentOrService) -> schemas.PaymentPublic:
     """Record a payment attempt; a crypto payment defaults to MERCHANT_ADDRESS_<CHAIN> as recipient."""
     order = await orders_service.get_order(session, order_id=order_id, principal=principal)
+    settings = request.app.state.settings
     payment = await orders_service.record_payment(session, order=order, body=body,
-                                                  merchant_addresses=request.app.state.merchant_addresses)
+                                                  merchant_addresses=request.app.state.merchant_addresses,
+                                                  reorg_watch_seconds=settings.reorg_watch_seconds)
     if payment.method == "crypto" and payment.tx_hash and payment.status == "pending":
-        outcome = await flows.check_payment(session, wallet=request.app.state.wallet_client, payment=payment,
-                                            lang="en")
-        if not outcome.final:
-            await repo.enqueue_job(session, kind=flows.PAYMENT_JOB, ref_id=payment.id,
-                                   run_at=utcnow() + timedelta(seconds=outcome.retry_after if outcome.verdict
-                                                               in ("unknown", "unavailable") else 15),
-                                   deadline=utcnow() + timedelta(hours=request.app.state.settings
-                                                                 .payment_check_deadline_hours))
+        # Commits the payment first, then asks the chain within PAYMENT_CHECK_INLINE_SECONDS (else the worker).
+        await flows.check_payment_now(session, payment=payment, wallet=request.app.state.wallet_client,
+                                      settings=settings, merchant_addresses=request.app.state.merchant_addresses)
+        payment = await orders_service.get_payment(session, payment_id=payment.id, principal=principal)
     history = await repo.history_of(session, [payment.id])
     return presenters.payment_public(payment, history[payment.id])
 
@@ -110,12 +106,13 @@ async def get_payment(payment_id: str, session: SessionDep, principal: AnyRole) 
 
 @router.patch("/payments/{payment_id}", response_model=schemas.PaymentPublic,
               responses=responses(404, 409, 422), tags=["payments"])
-async def move_payment(payment_id: str, body: schemas.PaymentUpdate, session: SessionDep,
+async def move_payment(payment_id: str, body: schemas.PaymentUpdate, request: Request, session: SessionDep,
                        principal: AgentOrService) -> schemas.PaymentPublic:
     """Move a payment's status, with a timeline entry (failure_code for a failure)."""
     payment = await orders_service.get_payment(session, payment_id=payment_id, principal=principal, for_update=True)
     await orders_service.move_payment(session, payment=payment, status=body.status, failure_code=body.failure_code,
-                                      note=body.note)
+                                      note=body.note,
+                                      reorg_watch_seconds=request.app.state.settings.reorg_watch_seconds)
     history = await repo.history_of(session, [payment.id])
     return presenters.payment_public(payment, history[payment.id])
 

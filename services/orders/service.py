@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,7 @@ from services.orders.errors import (
     PaymentNotFound,
     ReturnNotAllowed,
     TicketNotFound,
+    TransferAlreadyUsed,
 )
 from services.orders.models import (
     Order,
@@ -44,8 +45,16 @@ PAYMENT_TRANSITIONS: dict[str, set[str]] = {
     "pending": {"succeeded", "failed"},
     # A payment reported failed can turn out paid (a bank or the chain says so later).
     "failed": {"pending", "succeeded"},
-    # Back to pending only when the chain takes a confirmed tx back (reorg): see the reconciler.
     "succeeded": {"refunded"},
+    "refunded": set(),
+}
+
+# Moves made on the chain's evidence (source "chain"). Only here may a succeeded payment go back to pending:
+# its tx left the chain (reorg), as the reconciler proves before asking. A refund is final for everyone.
+CHAIN_PAYMENT_TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"succeeded", "failed"},
+    "failed": {"succeeded"},
+    "succeeded": {"pending"},
     "refunded": set(),
 }
 
@@ -106,18 +115,17 @@ async def list_orders(session: AsyncSession, *, principal: Principal, order_numb
                                   limit=limit, offset=offset)
 
 
-async def set_order_status(session: AsyncSession, *, order: Order, status: str, force: bool = False) -> None:
+async def set_order_status(session: AsyncSession, *, order: Order, status: str) -> None:
     if order.status == status:
         return
-    if not force:
-        check_transition("order", ORDER_TRANSITIONS, order.status, status)
+    check_transition("order", ORDER_TRANSITIONS, order.status, status)
     order.status = status
     order.updated_at = utcnow()
     await session.flush()
 
 
 async def record_payment(session: AsyncSession, *, order: Order, body: schemas.PaymentCreate,
-                         merchant_addresses: dict[str, str]) -> Payment:
+                         merchant_addresses: dict[str, str], reorg_watch_seconds: float) -> Payment:
     crypto = body.crypto
     payment = Payment(order_id=order.id, method=body.method, amount=body.amount, currency=body.currency.upper(),
                       status=body.status, failure_code=body.failure_code)
@@ -132,8 +140,24 @@ async def record_payment(session: AsyncSession, *, order: Order, body: schemas.P
     await repo.add_and_flush(session, payment)
     await repo.add_and_flush(session, history)
     if body.status == "succeeded":
+        await _hold_transfer(session, payment, source="api", reorg_watch_seconds=reorg_watch_seconds)
         await _order_paid(session, order)
     return payment
+
+
+async def _hold_transfer(session: AsyncSession, payment: Payment, *, source: str,
+                         reorg_watch_seconds: float | None) -> None:
+    """A crypto payment with a tx that becomes succeeded holds its transfer (one transfer settles one payment;
+    the chain's own path claims it before moving) and gets a reorg watch, whichever path paid it."""
+    if not (payment.method == "crypto" and payment.chain and payment.tx_hash):
+        return
+    if source != "chain" and not await repo.claim_settlement(
+            session, chain=payment.chain, tx_hash=payment.tx_hash, token=payment.token or payment.currency,
+            payment_id=payment.id, order_id=payment.order_id, block_number=None):
+        raise TransferAlreadyUsed(payment.chain, payment.tx_hash)
+    if reorg_watch_seconds is not None:
+        await repo.enqueue_job(session, kind="payment_chain_check", ref_id=payment.id,
+                               run_at=utcnow() + timedelta(seconds=reorg_watch_seconds), deadline=None, exact=True)
 
 
 async def _order_paid(session: AsyncSession, order: Order) -> None:
@@ -142,12 +166,15 @@ async def _order_paid(session: AsyncSession, order: Order) -> None:
 
 
 async def move_payment(session: AsyncSession, *, payment: Payment, status: str, failure_code: str | None,
-                       note: str | None, source: str = "api", force: bool = False) -> bool:
-    """Move a payment along its timeline; False when it is already there (idempotent)."""
+                       note: str | None, source: str = "api", reorg_watch_seconds: float | None = None) -> bool:
+    """Move a payment along its timeline (the chain's table for source "chain", the API's otherwise); False when
+    it is already there (idempotent)."""
     if payment.status == status and (failure_code is None or failure_code == payment.failure_code):
         return False
-    if not force:
-        check_transition("payment", PAYMENT_TRANSITIONS, payment.status, status)
+    table = CHAIN_PAYMENT_TRANSITIONS if source == "chain" else PAYMENT_TRANSITIONS
+    check_transition("payment", table, payment.status, status)
+    if status == "succeeded":
+        await _hold_transfer(session, payment, source=source, reorg_watch_seconds=reorg_watch_seconds)
     entry = PaymentStatusHistory(payment_id=payment.id, from_status=payment.status, to_status=status,
                                  failure_code=failure_code, note=note, source=source)
     payment.status = status
@@ -306,6 +333,9 @@ async def create_ticket(session: AsyncSession, *, body: schemas.TicketCreate, pr
                                errors=[{"field": "customer_id", "message": "does not match the order"}])
     details = body.details.model_dump(exclude_defaults=True)
     tx = body.tx.model_dump() if body.tx else None
+    if tx and tx.get("token"):
+        # What the customer says was sent is kept for agents to read; the check uses what the order expects.
+        details["claimed"] = {"token": str(tx["token"]).upper()}
     missing = missing_information(
         ticket_type=body.type, order=order, items=snapshot.items if snapshot else [],
         payments=snapshot.payments if snapshot else [],

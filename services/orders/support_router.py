@@ -103,10 +103,10 @@ async def create_ticket(body: schemas.TicketCreate, request: Request, session: S
     ticket = await orders_service.create_ticket(session, body=body, principal=principal, lang=lang,
                                                 snapshot=snapshot)
     if ticket.type == "payment_failed" and ticket.tx_hash and order is not None:
-        await flows.check_ticket(session, ticket=ticket, wallet=request.app.state.wallet_client,
-                                 settings=request.app.state.settings,
-                                 merchant_addresses=request.app.state.merchant_addresses,
-                                 token=body.tx.token if body.tx else None)
+        # Commits the ticket first, then asks the chain within PAYMENT_CHECK_INLINE_SECONDS (else the worker).
+        await flows.check_ticket_now(session, ticket=ticket, wallet=request.app.state.wallet_client,
+                                     settings=request.app.state.settings,
+                                     merchant_addresses=request.app.state.merchant_addresses)
     return await _ticket_body(request, session, ticket, principal)
 
 

@@ -1,15 +1,22 @@
-"""The background worker: re-checks chain payments until final, sweeps parcels whose tracking stalled.
+"""The background worker: re-checks chain payments until final, watches settled ones for reorgs, sweeps parcels
+whose tracking stalled, and runs the hooks other modules register (e.g. the outbox).
 
-Several workers may run at once: jobs are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite has a
-single writer), each job runs in its own transaction, and every reconciliation is idempotent."""
+Jobs cannot be done twice or lost: each job is claimed on its own with its own lease and a new fencing token
+(FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has a single writer); the chain is asked with no transaction
+open; the result is recorded in one transaction that first checks the token, so a worker that lost its lease
+(killed, frozen, slow) records nothing. A re-enqueue while a job runs is kept; errors back off and respect the
+job's deadline; SIGTERM finishes the jobs in hand within a few seconds or gives their leases back."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,11 +31,20 @@ from services.orders.models import Job, Ticket, TicketMessage
 
 log = logging.getLogger("order_support.worker")
 MAX_DELAY_SECONDS = 15 * 60
-LEASE_SECONDS = 120
+STOP_GRACE_SECONDS = 4.0
+SWEEP_PAGE = 200
+
+# Extra work run once per pass after the jobs (e.g. the outbox); each gets (sessionmaker, settings, now, worker_id).
+PassHook = Callable[[async_sessionmaker[AsyncSession], Settings, datetime, str], Awaitable[int]]
+PASS_HOOKS: list[PassHook] = []
 
 
 def backoff(attempts: int, base: float = 15.0) -> float:
     return float(min(base * (2 ** max(attempts - 1, 0)), MAX_DELAY_SECONDS))
+
+
+class StaleLease(Exception):
+    """The job's lease was taken over: this worker's result is discarded."""
 
 
 class Worker:
@@ -40,104 +56,180 @@ class Worker:
         self.merchant_addresses = merchant_addresses
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.gaps = settings.carrier_gap_hours()
+        self.stopping = asyncio.Event()
+
+    # -- jobs ---------------------------------------------------------------------------------------------------
 
     async def run_once(self, *, now: datetime | None = None, limit: int = 50) -> int:
-        """One pass: due jobs, then the parcel sweep. Returns how many jobs were processed."""
-        now = now or utcnow()
+        """One pass: up to `limit` due jobs (WORKER_CONCURRENCY at a time, each claimed on its own), then the
+        parcel sweep and the registered hooks. Returns how many jobs were processed."""
+        fixed_now = now
+        processed = 0
+
+        async def lane() -> None:
+            nonlocal processed
+            while processed < limit and not self.stopping.is_set():
+                job = await self.claim(fixed_now or utcnow())
+                if job is None:
+                    return
+                processed += 1
+                await self.run_job(job, fixed_now)
+
+        await asyncio.gather(*(lane() for _ in range(self.settings.worker_concurrency)))
+        if not self.stopping.is_set():
+            await self.sweep_parcels(fixed_now or utcnow())
+            for hook in PASS_HOOKS:
+                await hook(self.sessionmaker, self.settings, fixed_now or utcnow(), self.worker_id)
+        return processed
+
+    async def claim(self, now: datetime) -> Job | None:
         async with self.sessionmaker() as session, session.begin():
-            jobs = await repo.claim_jobs(session, worker_id=self.worker_id, now=now, lease_seconds=LEASE_SECONDS,
-                                         limit=limit)
-        for job in jobs:
-            try:
-                async with self.sessionmaker() as session, session.begin():
-                    await self.process(session, job, now)
-            except Exception as exc:  # one bad job must not stop the others; it is retried later
-                log.exception("job failed", extra={"job_id": job.id, "kind": job.kind})
-                async with self.sessionmaker() as session, session.begin():
-                    await repo.finish_job(session, job_id=job.id or 0, state="queued",
-                                          run_at=now + timedelta(seconds=backoff(job.attempts)), error=repr(exc))
-        await self.sweep_parcels(now)
-        return len(jobs)
+            return await repo.claim_job(session, worker_id=self.worker_id, now=now,
+                                        lease_seconds=self.settings.job_lease_seconds)
 
-    async def process(self, session: AsyncSession, job: Job, now: datetime) -> None:
-        assert job.id is not None
-        if job.kind == flows.TICKET_JOB:
-            ticket = await repo.ticket_by_id(session, job.ref_id, for_update=True)
-            if ticket is None or ticket.status in ("resolved", "closed"):
-                await repo.finish_job(session, job_id=job.id, state="done")
-                return
-            outcome = await flows.check_ticket(session, ticket=ticket, wallet=self.wallet, settings=self.settings,
-                                               merchant_addresses=self.merchant_addresses, now=now)
-            done = outcome is None or outcome.final
-            await self._next(session, job, now, done, ticket=ticket)
-        elif job.kind == flows.PAYMENT_JOB:
-            payment = await repo.payment_by_id(session, job.ref_id, for_update=True)
-            if payment is None:
-                await repo.finish_job(session, job_id=job.id, state="done")
-                return
-            # Past the cache: this re-check exists to catch a reorg deeper than "final".
-            outcome = await flows.check_payment(session, wallet=self.wallet, payment=payment, lang="en", fresh=True)
-            if outcome.changed == "reorg":
-                await flows.tell_tickets_reorg(session, payment=payment)
-            await self._next(session, job, now, outcome.final)
-        else:
-            await repo.finish_job(session, job_id=job.id, state="done", error=f"unknown job kind {job.kind}")
+    async def run_job(self, job: Job, now: datetime | None = None) -> None:
+        """Plan (read), ask the chain (no transaction), record (one fenced transaction)."""
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                plan = await flows.plan_job(session, job, self.merchant_addresses)
+            answer = None
+            if not plan.done:
+                answer = (await flows.ask_chain(self.wallet, plan.expectation, lang=plan.lang, fresh=plan.fresh)
+                          if plan.expectation is not None else flows.ChainAnswer("rejected", detail="no expectation"))
+            async with self.sessionmaker() as session, session.begin():
+                if not await repo.hold_job(session, job):
+                    raise StaleLease
+                when = now or utcnow()
+                outcome = None if plan.done else await flows.apply_job(session, plan, answer, self.settings, when)
+                await self._next(session, job, when, outcome)
+        except StaleLease:
+            log.warning("job lease was taken over; result discarded", extra={"job_id": job.id, "kind": job.kind})
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release(job))
+            raise
+        except Exception as exc:  # one bad job must not stop the others; it backs off within its deadline
+            log.exception("job failed", extra={"job_id": job.id, "kind": job.kind})
+            await self._failed(job, now or utcnow(), type(exc).__name__)
 
-    async def _next(self, session: AsyncSession, job: Job, now: datetime, done: bool,
-                    ticket: Ticket | None = None) -> None:
-        assert job.id is not None
-        if done:
-            await repo.finish_job(session, job_id=job.id, state="done")
+    async def _next(self, session: AsyncSession, job: Job, now: datetime, outcome: flows.CheckOutcome | None) -> None:
+        if outcome is None or outcome.final:
+            await repo.finish_job(session, job=job, state="done")
             return
         if job.deadline is not None and now >= job.deadline:
-            if ticket is not None:
-                hours = round((job.deadline - ticket.created_at).total_seconds() / 3600, 1)
-                session.add(TicketMessage(ticket_id=ticket.id, author="system", channel=ticket.channel,
-                                          text=catalog.text(ticket.lang, "ticket", "deadline", {"hours": hours})))
-                ticket.status = "open"
-                ticket.updated_at = utcnow()
-            await repo.finish_job(session, job_id=job.id, state="expired")
+            await self._expire(session, job)
             return
-        await repo.finish_job(session, job_id=job.id, state="queued",
-                              run_at=now + timedelta(seconds=backoff(job.attempts)))
+        delay = outcome.next_check if outcome.next_check is not None else backoff(job.attempts)
+        await repo.finish_job(session, job=job, state="queued", run_at=now + timedelta(seconds=delay))
+
+    async def _expire(self, session: AsyncSession, job: Job) -> None:
+        ticket = await repo.ticket_by_id(session, job.ref_id, for_update=True) if job.kind == flows.TICKET_JOB \
+            else None
+        if ticket is not None and job.deadline is not None:
+            await self._back_to_agent(session, ticket, job)
+        await repo.finish_job(session, job=job, state="expired")
+
+    async def _back_to_agent(self, session: AsyncSession, ticket: Ticket, job: Job) -> None:
+        assert job.deadline is not None
+        hours = round((job.deadline - ticket.created_at).total_seconds() / 3600, 1)
+        session.add(TicketMessage(ticket_id=ticket.id, author="system", channel=ticket.channel,
+                                  text=catalog.text(ticket.lang, "ticket", "deadline", {"hours": hours})))
+        if ticket.status == "waiting_chain":
+            ticket.status = "open"
+            ticket.updated_at = utcnow()
+
+    async def _failed(self, job: Job, now: datetime, error: str) -> None:
+        """A job that raised: back off, or expire past its deadline. Only the error's type is kept (no data)."""
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                if not await repo.hold_job(session, job):
+                    return
+                if job.deadline is not None and now >= job.deadline:
+                    await self._expire(session, job)
+                else:
+                    await repo.finish_job(session, job=job, state="queued", error=error,
+                                          run_at=now + timedelta(seconds=backoff(job.attempts)))
+        except Exception:
+            log.exception("could not record a job failure; its lease will expire", extra={"job_id": job.id})
+
+    async def _release(self, job: Job) -> None:
+        """Stopping mid-job: give the lease back so another worker takes the job at once."""
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                if await repo.hold_job(session, job):
+                    await repo.finish_job(session, job=job, state="queued", run_at=utcnow())
+        except Exception:
+            log.exception("could not release a job lease; it will expire", extra={"job_id": job.id})
+
+    # -- parcels ------------------------------------------------------------------------------------------------
 
     async def sweep_parcels(self, now: datetime) -> int:
-        """Shipments with no carrier scan for longer than their carrier's usual gap get one proactive ticket."""
+        """Shipments with no carrier scan for longer than their carrier's usual gap get one proactive ticket per
+        order (a parcel is flagged once per stall; flagged ones leave the query, so the sweep pages forward)."""
         flagged = 0
         smallest_gap = min(self.gaps.values()) if self.gaps else 72.0
-        async with self.sessionmaker() as session, session.begin():
-            candidates = await repo.stalled_shipments(session, older_than=now - timedelta(hours=smallest_gap))
-            for shipment, order in candidates:
-                gap = self.gaps.get(shipment.carrier, self.gaps.get("default", 72.0))
-                if shipment.last_event_at is None or now - shipment.last_event_at < timedelta(hours=gap):
-                    continue
-                if not await repo.insert_marker(session, kind="stalled_parcel",
-                                                ref_id=f"{shipment.id}@{int(shipment.last_event_at.timestamp())}"):
-                    continue
-                hours = round((now - shipment.last_event_at).total_seconds() / 3600, 1)
-                text = catalog.text("en", "ticket", "stalled", {"hours": hours, "carrier": shipment.carrier,
-                                                                 "tracking_number": shipment.tracking_number})
-                ticket = Ticket(order_id=order.id, order_number=order.order_number, customer_id=order.customer_id,
-                                type="not_received", channel="email", status="open", description=text,
-                                details={"source": "stalled_parcel_sweep", "shipment_id": shipment.id})
-                session.add(ticket)
-                await session.flush()
-                session.add(TicketMessage(ticket_id=ticket.id, author="system", channel="email", text=text))
-                flagged += 1
+        while not self.stopping.is_set():
+            async with self.sessionmaker() as session, session.begin():
+                candidates = await repo.stalled_shipments(session, older_than=now - timedelta(hours=smallest_gap),
+                                                          limit=SWEEP_PAGE)
+                if not candidates:
+                    return flagged
+                for shipment, order in candidates:
+                    gap = self.gaps.get(shipment.carrier, self.gaps.get("default", 72.0))
+                    assert shipment.last_event_at is not None
+                    if now - shipment.last_event_at < timedelta(hours=gap):
+                        # Its carrier's gap is longer than the smallest one: look again on a later pass.
+                        continue
+                    shipment.stall_flagged_at = shipment.last_event_at
+                    if await repo.open_sweep_ticket(session, order.id) is not None:
+                        continue
+                    hours = round((now - shipment.last_event_at).total_seconds() / 3600, 1)
+                    text = catalog.text("en", "ticket", "stalled", {"hours": hours, "carrier": shipment.carrier,
+                                                                     "tracking_number": shipment.tracking_number})
+                    ticket = Ticket(order_id=order.id, order_number=order.order_number,
+                                    customer_id=order.customer_id, type="not_received", channel="email",
+                                    status="open", description=text,
+                                    details={"source": "stalled_parcel_sweep", "shipment_id": shipment.id})
+                    session.add(ticket)
+                    await session.flush()
+                    session.add(TicketMessage(ticket_id=ticket.id, author="system", channel="email", text=text))
+                    flagged += 1
+                if all(now - s.last_event_at < timedelta(hours=self.gaps.get(s.carrier, self.gaps.get("default", 72.0)))
+                       for s, _ in candidates if s.last_event_at is not None):
+                    return flagged  # only parcels with longer gaps are left
         return flagged
+
+    # -- the loop -----------------------------------------------------------------------------------------------
 
     async def run_forever(self, interval: float) -> None:
         log.info("worker started", extra={"worker_id": self.worker_id})
-        while True:
+        while not self.stopping.is_set():
             try:
                 processed = await self.run_once()
-                self.settings.worker_heartbeat_file.touch()
+                with contextlib.suppress(OSError):
+                    self.settings.worker_heartbeat_file.touch()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("worker pass failed")
                 processed = 0
-            await asyncio.sleep(0.5 if processed else interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=0.2 if processed else interval)
+        log.info("worker stopped", extra={"worker_id": self.worker_id})
+
+    async def serve_until_signalled(self, interval: float) -> None:
+        """Run until SIGTERM/SIGINT: stop claiming, let the jobs in hand finish for a few seconds, then cancel
+        them (their leases are given back) and return well within compose's 10 s stop timeout."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        task = asyncio.create_task(self.run_forever(interval))
+        await self.stopping.wait()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=STOP_GRACE_SECONDS)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
@@ -157,7 +249,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
             settings.worker_heartbeat_file.touch()
             log.info("worker pass done", extra={"jobs": processed})
         else:
-            await worker.run_forever(settings.worker_interval_seconds)
+            await worker.serve_until_signalled(settings.worker_interval_seconds)
     finally:
         if wallet is not None:
             await wallet.aclose()

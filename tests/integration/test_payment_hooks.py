@@ -22,8 +22,8 @@ from tests.factories import order_body
 from tests.wallet_support.test_tron import USDT_OK, TronGrid
 
 
-async def usdt_order(api: httpx.AsyncClient, total: str = "499.00") -> dict[str, Any]:
-    body = order_body(currency="USDT")
+async def usdt_order(api: httpx.AsyncClient, total: str = "499.00", **overrides: Any) -> dict[str, Any]:
+    body = order_body(currency="USDT", **overrides)
     body["items"][0]["unit_price"] = total
     resp = await api.post("/v1/orders", json=body)
     assert resp.status_code == 201, resp.text
@@ -78,7 +78,7 @@ class TestEndToEndOnAnvil:
         assert (await get(api, f"/v1/orders/{order['id']}"))["status"] == "paid"
         [payment] = (await get(api, f"/v1/orders/{order['id']}/payments"))["items"]
         assert payment["status"] == "succeeded" and payment["crypto"]["tx_hash"] == tx
-        assert [(h["to_status"], h["source"]) for h in payment["history"]] == [("pending", "ticket"),
+        assert [(h["to_status"], h["source"]) for h in payment["history"]] == [("pending", "chain"),
                                                                               ("succeeded", "chain")]
         # Checked again (the same ticket, another worker pass): nothing moves twice.
         await worker.run_once(now=later(3))
@@ -139,7 +139,10 @@ class TestEndToEndOnAnvil:
         assert ticket2["status"] == "resolved"
         assert (await get(api, f"/v1/orders/{order2['id']}"))["status"] == "paid"
         await node.rpc("anvil_reorg", 14, [])
-        await worker.run_once(now=later(1))  # the reorg watch
+        await worker.run_once(now=later(1))  # the reorg watch: gone once is not proof yet
+        [payment] = (await get(api, f"/v1/orders/{order2['id']}/payments"))["items"]
+        assert payment["status"] == "succeeded"
+        await worker.run_once(now=later(2))  # gone on the next look too, by a node past its block: un-paid
         [payment] = (await get(api, f"/v1/orders/{order2['id']}/payments"))["items"]
         assert payment["status"] == "pending"
         assert payment["history"][-1]["source"] == "chain"
@@ -153,7 +156,8 @@ class TestTronHook:
     async def test_tron_ticket_reconciles_on_recorded_answers(self, api: httpx.AsyncClient,
                                                               hooked_app: FastAPI) -> None:
         hooked_app.state.wallet_client.http._transport.app.state.wallet.cache.results.clear()  # type: ignore[attr-defined]
-        order = await usdt_order(api, total="3.50")
+        # Placed before the recorded mainnet tx was mined (2024-11-10), so the transfer can be its payment.
+        order = await usdt_order(api, total="3.50", placed_at="2024-11-10T00:00:00+00:00")
         with respx.mock(assert_all_called=False) as mock:
             TronGrid(mock)
             ticket = await ticket_for(api, order, USDT_OK, chain="tron")

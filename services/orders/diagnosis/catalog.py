@@ -43,6 +43,12 @@ EN: dict[str, dict[str, Any]] = {
         "steps": ["Check the transaction in your wallet: it did not reach the merchant address.",
                   "Pay again once the wallet shows it failed or was dropped; only the network fee was spent.",
                   "Contact support with the transaction hash if your wallet shows it as successful."]},
+    "crypto_payment_unverified.not_yours": {
+        "title": "This transfer cannot pay the order: {verdict}",
+        "detail": "{explanation}",
+        "steps": ["Send us the transaction hash of the transfer you made for this order (your wallet's history "
+                  "shows it with its date and amount).",
+                  "If you believe this transfer was made for this order, reply here: an agent checks it by hand."]},
     "crypto_payment_unverified.waiting": {
         "title": "Crypto payment not final yet: {verdict}",
         "detail": "{explanation}",
@@ -161,6 +167,14 @@ EN: dict[str, dict[str, Any]] = {
         "rejected": "The transaction could not be checked: {detail}",
         "deadline": "The transaction was still not final after {hours} hours; an agent will look at it.",
         "reorg": "The transaction left the chain after it was counted; the payment is pending again.",
+        "already_used": "This {chain} transfer was already counted for another order, so it cannot pay this one.",
+        "before_order": "This {chain} transfer was made before the order was placed, so it cannot be its payment.",
+        "not_found_yet": "The {chain} network does not show this transaction yet; we keep checking for a while "
+                         "(a transfer can take a few minutes to appear).",
+        "reorg_after_fulfilment": "Payment {payment_id} left the chain after the order moved on to {order_status}: "
+                                  "the order was not moved back; check the payment before anything else ships.",
+        "reconcile_blocked": "The chain says {verdict} for payment {payment_id}, which is {status}: nothing was "
+                             "changed (that move is not allowed); please review.",
         "no_expectation": "There is no crypto payment on record to check this transaction against (token and "
                           "amount); an agent will look at it.",
         "stalled": "No carrier scan for {hours} hours on {tracking_number} ({carrier}); we are checking with "
@@ -202,6 +216,11 @@ ZH: dict[str, dict[str, Any]] = {
         "steps": ["请在钱包中查看该交易：款项未到达商户地址。",
                   "钱包显示交易失败或已丢弃后可重新付款；仅消耗了网络手续费。",
                   "如钱包显示交易成功，请提供交易哈希联系客服。"]},
+    "crypto_payment_unverified.not_yours": {
+        "title": "该笔转账不能用于支付此订单：{verdict}",
+        "detail": "{explanation}",
+        "steps": ["请提供您为此订单所做转账的交易哈希（钱包的交易记录中可以看到日期和金额）。",
+                  "如果您确认这笔转账就是为此订单支付的，请直接回复，客服会人工核实。"]},
     "crypto_payment_unverified.waiting": {
         "title": "链上付款尚未最终确认：{verdict}",
         "detail": "{explanation}",
@@ -310,6 +329,11 @@ ZH: dict[str, dict[str, Any]] = {
         "rejected": "无法核实该交易：{detail}",
         "deadline": "交易在 {hours} 小时后仍未最终确认；客服将人工处理。",
         "reorg": "该交易在计入后又离开了链（重组）；支付已恢复为处理中。",
+        "already_used": "这笔 {chain} 转账已经计入另一个订单，不能再用于支付此订单。",
+        "before_order": "这笔 {chain} 转账发生在下单之前，不可能是此订单的付款。",
+        "not_found_yet": "{chain} 网络上暂时查不到这笔交易；我们会持续复查一段时间（转账上链可能需要几分钟）。",
+        "reorg_after_fulfilment": "支付 {payment_id} 在订单进入 {order_status} 之后离开了链：订单状态未回退；发货前请先核实该支付。",
+        "reconcile_blocked": "链上结果为 {verdict}，但支付 {payment_id} 当前为 {status}：该变更不被允许，未做任何修改；请人工复核。",
         "no_expectation": "没有可用于核对该交易的链上付款记录（代币和金额）；客服将人工处理。",
         "stalled": "运单 {tracking_number}（{carrier}）已有 {hours} 小时没有扫描记录；我们正在向承运商核实。",
     },

@@ -93,7 +93,8 @@ def payment_pending_too_long(s: OrderSnapshot) -> Iterable[Finding]:
 
 CRYPTO_GROUPS = {"underpaid": "underpaid", "wrong_recipient": "mismatch", "wrong_token": "mismatch",
                  "wrong_chain": "mismatch", "overpaid": "mismatch", "failed": "not_paid", "not_found": "not_paid",
-                 "dropped": "not_paid", "replaced": "not_paid", "pending": "waiting", "unknown": "waiting"}
+                 "dropped": "not_paid", "replaced": "not_paid", "pending": "waiting", "unknown": "waiting",
+                 "already_used": "not_yours", "before_order": "not_yours"}
 
 
 @rule
