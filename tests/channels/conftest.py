@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,6 +16,9 @@ from aiosmtpd.controller import Controller
 
 from services.common.settings import Settings
 from services.orders.channels import outbox
+
+# Attachments the tests store go to a throwaway folder, never into the work tree (read when settings are built).
+os.environ.setdefault("ATTACHMENTS_DIR", tempfile.mkdtemp(prefix="order-support-attachments-"))
 
 
 def free_port() -> int:

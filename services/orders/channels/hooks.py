@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.channels import outbox
 from services.orders.channels import repository as repo
-from services.orders.models import Ticket, TicketMessage
+from services.orders.models import Shipment, Ticket, TicketMessage
 
 
 def ticket_data(ticket: Ticket) -> dict[str, Any]:
@@ -57,3 +57,19 @@ async def message_added(session: AsyncSession, *, ticket: Ticket, message: Ticke
                               params={"ticket_id": ticket.id, "text": message.text,
                                       "subject": mail_details.get("subject") or ticket.type},
                               in_reply_to=last, references=list(dict.fromkeys(references)))
+
+
+SHIPMENT_EVENTS = {"delivered": "shipment.delivered", "exception": "shipment.exception",
+                   "returned_to_sender": "shipment.exception"}
+
+
+async def shipment_changed(session: AsyncSession, shipment: Shipment, previous: str | None) -> None:
+    """A parcel newly delivered, or newly in trouble, is an event for the shop."""
+    event_type = SHIPMENT_EVENTS.get(shipment.status)
+    if event_type is None or shipment.status == previous:
+        return
+    await outbox.emit(session, type=event_type, order_id=shipment.order_id, data={
+        "shipment_id": shipment.id, "order_id": shipment.order_id, "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number, "status": shipment.status, "previous_status": previous,
+        "delivered_at": shipment.delivered_at.isoformat() if shipment.delivered_at else None,
+        "last_event_at": shipment.last_event_at.isoformat() if shipment.last_event_at else None})

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.types import utcnow
 from services.orders import repository as repo
+from services.orders.channels import hooks as channel_hooks
 from services.orders.models import Shipment, TrackingEvent
 from services.orders.tracking.normalized import (
     FUTURE_TOLERANCE,
@@ -107,6 +108,8 @@ async def _store(session: AsyncSession, batch: ParsedBatch, events: list[Normali
     shipment_id = shipment.id if shipment else None
     records = [event_record(carrier, number, e, shipment_id, source, now) for e in events]
     stored = await repo.insert_events(session, records)
+    previous = shipment.status if shipment is not None else None
     if shipment is not None and apply_events(shipment, events, now):
         await session.flush()
+        await channel_hooks.shipment_changed(session, shipment, previous)  # shipment.delivered / .exception
     return stored
