@@ -158,6 +158,7 @@ class ValueNotStorable(InvalidInput):
 
 # SQLSTATE classes: 08 connection, 53 resources, 57P operator intervention (shutdown), 40 rollbacks (retry).
 _UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "40", "55P03")
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "disk is full", "readonly", "read-only")
 
 
 def _sqlstate(exc: BaseException) -> str:
@@ -177,8 +178,13 @@ def classify(exc: BaseException) -> ProblemError | None:
     if isinstance(exc, sa_exc.DBAPIError):
         if state.startswith("22"):
             return ValueNotStorable("A value does not fit what the database can store; nothing was changed.")
-        if (exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-                or state.startswith(_UNAVAILABLE_SQLSTATES)):
+        if exc.connection_invalidated or state.startswith(_UNAVAILABLE_SQLSTATES):
+            return DatabaseUnavailable()
+        if type(exc.orig).__module__.startswith("sqlite3"):
+            # SQLite's OperationalError is also "no such table" or a syntax error: only these are the file's state.
+            text = str(exc.orig).lower()
+            return DatabaseUnavailable() if any(m in text for m in _SQLITE_UNAVAILABLE) else None
+        if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) and not state.startswith("42"):
             return DatabaseUnavailable()
         return None
     if isinstance(exc, sa_exc.TimeoutError | ConnectionError | TimeoutError):

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.errors import Forbidden, InvalidInput
@@ -258,10 +260,11 @@ RETURN_TRANSITIONS: dict[str, set[str]] = {
 
 
 async def create_return(session: AsyncSession, *, snapshot: OrderSnapshot, body: schemas.ReturnCreate) -> Return:
-    # One return request per order at a time: the order row is locked (PostgreSQL; SQLite has one writer and
-    # refuses a stale one) and the returns re-read under the lock, so two requests cannot both count the same
-    # quantities as still returnable.
-    await repo.order_by_id(session, snapshot.order.id, for_update=True)
+    # One return request per order at a time: a no-op UPDATE takes the order row's lock (PostgreSQL) or the
+    # write lock (SQLite) before the returns are re-read, so two requests cannot both count the same quantities
+    # as still returnable.
+    await session.execute(sa_update(Order).where(col(Order.id) == snapshot.order.id)
+                          .values(updated_at=col(Order.updated_at)))
     snapshot = dataclasses.replace(snapshot, returns=await repo.returns_of(session, snapshot.order.id))
     by_sku = {e.sku: e for e in eligibility_of(snapshot, body.reason)}
     prices = {i.sku: i.unit_price for i in snapshot.items}
