@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import html
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.common.auth import AnyRole, Principal, require
 from services.common.db import SessionDep
-from services.common.errors import responses
+from services.common.errors import problem_response, responses
+from services.common.i18n import pick_language
 from services.orders import repository as orders_repo
 from services.orders import service as orders_service
-from services.orders.channels import presenters, schemas
+from services.orders.channels import accounts, presenters, schemas
 from services.orders.channels import repository as repo
 from services.orders.channels import service as channels_service
 from services.orders.channels.attachments import read as read_file
-from services.orders.channels.errors import UnsupportedMediaType
+from services.orders.channels.errors import ChangeLinkInvalid, UnsupportedMediaType
 
 router = APIRouter(prefix="/v1")
 ServiceOnly = Annotated[Principal, require("service")]
 AgentOnly = Annotated[Principal, require("agent")]
+AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language")]
 
 
 @router.post("/inbound/email", response_model=schemas.InboundResult, status_code=status.HTTP_200_OK,
@@ -103,3 +107,75 @@ async def download_attachment(ticket_id: str, attachment_id: str, request: Reque
     data = read_file(request.app.state.settings.attachments_dir, row.storage_key)
     return Response(content=data, media_type=row.content_type, headers={
         "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"})
+
+
+# Account changes ------------------------------------------------------------------------------------------
+
+def _change_public(view: accounts.ChangeView) -> schemas.ChangePublic:
+    c = view.change
+    return schemas.ChangePublic(id=c.id, customer_id=c.customer_id, status=c.status, changes=c.changes,
+                                refused=view.refused, advice=view.advice, expires_at=c.expires_at,
+                                confirmed_at=c.confirmed_at, applied_at=c.applied_at,
+                                confirmations_needed=view.confirmations_needed, created_at=c.created_at)
+
+
+def _optional_principal(request: Request) -> Principal | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    principal: Principal | None = request.app.state.keyring.lookup(token.strip())
+    return principal
+
+
+@router.post("/customers/{customer_id}/changes", response_model=schemas.ChangePublic,
+             status_code=status.HTTP_201_CREATED, responses=responses(404, 409, 422), tags=["customers"])
+async def request_change(customer_id: str, body: schemas.ChangeCreate, request: Request, session: SessionDep,
+                         principal: AnyRole, accept_language: AcceptLanguage = None) -> schemas.ChangePublic:
+    """Ask to change contact e-mail, phone, default address or unshipped orders' address; applied after the
+    customer follows the single-use link mailed to the address on file (and to a new e-mail address)."""
+    view = await accounts.request_change(session, customer_id=customer_id, body=body, principal=principal,
+                                         settings=request.app.state.settings,
+                                         lang=body.lang or pick_language(accept_language))
+    return _change_public(view)
+
+
+@router.get("/customers/{customer_id}/changes/{change_id}", response_model=schemas.ChangePublic,
+            responses=responses(404), tags=["customers"])
+async def get_change(customer_id: str, change_id: str, session: SessionDep, principal: AnyRole) -> schemas.ChangePublic:
+    """One change request and where it stands."""
+    return _change_public(await accounts.get_change(session, customer_id=customer_id, change_id=change_id,
+                                                    principal=principal))
+
+
+@router.get("/customers/{customer_id}/audit", response_model=list[schemas.AuditPublic], tags=["customers"])
+async def account_audit(customer_id: str, session: SessionDep, principal: AgentOnly) -> list[schemas.AuditPublic]:
+    """Every applied account change: who asked, what changed from what to what, when it was confirmed."""
+    return [schemas.AuditPublic.model_validate(a, from_attributes=True) for a in await repo.audit_of(session,
+                                                                                                      customer_id)]
+
+
+@router.get("/account-changes/confirm", response_class=HTMLResponse, responses=responses(410), tags=["customers"])
+async def confirm_page(token: Annotated[str, Query(min_length=10, max_length=400)], session: SessionDep,
+                       accept_language: AcceptLanguage = None) -> HTMLResponse:
+    """The page the mailed link opens: it shows a button; only the button's POST applies the change."""
+    await accounts.describe(session, token=token)
+    zh = pick_language(accept_language) == "zh-CN"
+    label = "确认修改" if zh else "Confirm the change"
+    page = (f'<!doctype html><html><body style="font-family:sans-serif"><form method="post" action="?token='
+            f'{html.escape(token)}"><button type="submit">{label}</button></form></body></html>')
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@router.post("/account-changes/confirm", response_model=schemas.ChangePublic, responses=responses(410),
+             tags=["customers"])
+async def confirm_change(token: Annotated[str, Query(min_length=10, max_length=400)], request: Request,
+                         session: SessionDep,
+                         accept_language: AcceptLanguage = None) -> schemas.ChangePublic | JSONResponse:
+    """Follow a confirmation link (the token is the credential; a customer key of another account is refused)."""
+    view = await accounts.confirm(session, token=token, principal=_optional_principal(request),
+                                  settings=request.app.state.settings, lang=pick_language(accept_language))
+    if view.change.status == "expired":
+        return problem_response(ChangeLinkInvalid("This link has expired; ask for the change again.",
+                                                  extra={"change_id": view.change.id, "change_status": "expired"}),
+                                request)
+    return _change_public(view)

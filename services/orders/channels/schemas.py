@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from services.common.schemas import ApiModel, StrictBody, Timestamp
+from services.orders.channels.catalog import TEXTS
+
+PASSWORD_ADVICE = f"{TEXTS['en']['password']} / {TEXTS['zh-CN']['password']}"
 
 
 class InboundResult(ApiModel):
@@ -83,9 +87,16 @@ class ChangeCreate(StrictBody):
     shipping_address: AddressIn | None = Field(default=None, description="for orders not yet shipped")
     order_ids: list[str] = Field(default_factory=list, max_length=20,
                                  description="whose shipping address changes (default: every order not yet shipped)")
-    password: str | None = Field(default=None, description="never accepted: passwords are the identity provider's")
     ticket_id: str | None = Field(default=None, max_length=40)
     lang: str | None = Field(default=None, pattern=r"^(zh-CN|en)$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_passwords(cls, data: Any) -> Any:
+        """There is no password field: passwords are the identity provider's, and support never handles one."""
+        if isinstance(data, dict) and any("password" in str(k).lower() for k in data):
+            raise PydanticCustomError("password_not_accepted", PASSWORD_ADVICE)
+        return data
 
 
 class ChangePublic(ApiModel):
