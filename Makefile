@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
 TOOLS := .tools
 ANVIL := $(TOOLS)/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -30,8 +32,13 @@ $(ANVIL):
 	chmod +x $(ANVIL)
 	$(ANVIL) --version
 
+$(CHROMIUM):
+	$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+	$(CHROMIUM) --version
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(ANVIL)
+install-test: $(VENV)/.installed-test $(ANVIL) $(CHROMIUM)
 
 ## make run: install into .venv, migrate, and serve both services in one process on :8000
 run: install

@@ -21,6 +21,7 @@ from services.common.observability import configure_logging
 from services.common.settings import Settings, get_settings
 from services.orders.channels.router import router as channels_router
 from services.orders.clients.wallet import WalletClient
+from services.orders.console.router import install_console
 from services.orders.router import router
 from services.orders.schemas import TrackingBatch
 from services.orders.service import policy_from
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, wallet_app: FastAPI | None =
     app.include_router(tracking_router)
     app.include_router(support_router)
     app.include_router(channels_router)  # e-mail in, events, attachments, account changes, help center
+    install_console(app)  # the agent console at /console (pages and their static files)
     if wallet_app is not None:
         app.mount("/wallet", wallet_app)
     return app

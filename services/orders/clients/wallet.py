@@ -41,6 +41,15 @@ class WalletClient:
                 "expected": {"to": to, "token": token, "amount": amount}}
         return await self._post("/v1/payments/verify", body)
 
+    async def status(self, *, chain: str, tx_hash: str) -> dict[str, Any]:
+        """A tx's status (the console's tx checker); the one-item batch shares _post's failure handling."""
+        items = (await self._post("/v1/tx/batch", {"items": [{"chain": chain, "tx_hash": tx_hash}]}))["items"]
+        return dict(items[0])
+
+    async def question(self, *, topic: str, chain: str, tx_hash: str | None, lang: str) -> dict[str, Any]:
+        """A wallet user's question answered from the chain, in en or zh-CN (the console's tx checker)."""
+        return await self._post("/v1/questions", {"topic": topic, "chain": chain, "tx_hash": tx_hash, "lang": lang})
+
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             resp = await self.http.post(path, json=body)
