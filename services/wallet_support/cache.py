@@ -1,11 +1,16 @@
-"""Results that cannot change are kept: a finalized or failed tx status is immutable and never fetched again.
-Pending and not-found answers are never cached. Sightings (who sent a pending tx, with which nonce) are
+"""Facts that cannot change are kept: a finalized or failed tx, with its block number and hash, is never fetched
+again; what depends on time (its confirmations) is computed when it is read, from the chain's current head
+(`with_confirmations`, the head from a `HeadMemo` kept about a block time). Pending and not-found answers are
+never cached. Sightings (who sent a pending tx, with which nonce) are
 kept for a week so that a later 'gone from the mempool' can be told apart as dropped or replaced.
 In process by default (LRU); shared through Redis when REDIS_URL is set."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +26,56 @@ def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError
+
+
+def with_confirmations(status: dict[str, Any], head: int | None) -> dict[str, Any]:
+    """A cached final answer as of now: its confirmations from the current head (they never go down)."""
+    answer = dict(status)
+    block = status.get("block_number")
+    if head is not None and block is not None:
+        answer["confirmations"] = max(int(status.get("confirmations") or 0), head - int(block) + 1)
+    return answer
+
+
+class HeadMemo:
+    """A chain's head, asked at most once per `ttl` (about a block time), concurrent askers sharing one call.
+    Any answer that carries a head (a status batch) refreshes it for free. `best(max_age)` is the highest head
+    seen lately: a node answering below it is behind."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = max(ttl, 0.5)
+        self.value: int | None = None
+        self.stamp = 0.0
+        self.highest: tuple[int, float] | None = None
+        self._pending: asyncio.Future[int] | None = None
+
+    def note(self, head: int) -> None:
+        now = time.monotonic()
+        self.value, self.stamp = head, now
+        if self.highest is None or head >= self.highest[0] or now - self.highest[1] > 10 * self.ttl:
+            self.highest = (head, now)
+
+    def fresh(self) -> int | None:
+        return self.value if self.value is not None and time.monotonic() - self.stamp < self.ttl else None
+
+    def best(self, max_age: float | None = None) -> int | None:
+        if self.highest is None:
+            return None
+        age = max_age if max_age is not None else 10 * self.ttl
+        return self.highest[0] if time.monotonic() - self.highest[1] <= age else None
+
+    async def get(self, fetch: Callable[[], Awaitable[int]]) -> int:
+        cached = self.fresh()
+        if cached is not None:
+            return cached
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.ensure_future(self._fetch(fetch))
+        return await asyncio.shield(self._pending)
+
+    async def _fetch(self, fetch: Callable[[], Awaitable[int]]) -> int:
+        head = await fetch()
+        self.note(head)
+        return head
 
 
 class ResultCache:

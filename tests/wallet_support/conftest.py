@@ -32,3 +32,16 @@ async def wallet(wallet_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wallet_app), base_url="http://wallet",
                                  headers={"Authorization": "Bearer agent-key-0001"}) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _breakers_closed(request: pytest.FixtureRequest) -> None:
+    """Each test starts with every endpoint of the shared app healthy: a fault one test injects (a 429, a hang)
+    opens that endpoint's circuit breaker for a cool-down, which must not leak into the next test."""
+    if "wallet_app" not in request.fixturenames and "wallet" not in request.fixturenames:
+        return
+    app: FastAPI = request.getfixturevalue("wallet_app")
+    for client in app.state.wallet.clients.values():
+        pool = getattr(getattr(client, "transport", None), "pool", None)
+        if pool is not None:
+            pool.reset()

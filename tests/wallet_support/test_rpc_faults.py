@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,16 @@ def node(chain_id: int = 1, *, has_tx: bool = True, head: int = HEAD) -> Any:
     return side_effect
 
 
+def refuse_data_calls(request: httpx.Request) -> httpx.Response:
+    """A node that answers eth_chainId and refuses everything else with a JSON-RPC error."""
+    body = json.loads(request.content)
+    calls = body if isinstance(body, list) else [body]
+    answers = [{"jsonrpc": "2.0", "id": c["id"], "result": "0x1"} if c["method"] == "eth_chainId"
+               else {"jsonrpc": "2.0", "id": c["id"], "error": {"code": -32601, "message": "method not found"}}
+               for c in calls]
+    return httpx.Response(200, json=answers if isinstance(body, list) else answers[0])
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=2) as client:
@@ -68,11 +81,14 @@ def client(http: httpx.AsyncClient, *urls: str) -> EvmClient:
 
 
 class TestFailover:
-    @pytest.mark.parametrize("fault", [
-        httpx.ConnectTimeout("slow"), httpx.ConnectError("refused"), httpx.Response(503),
-        httpx.Response(502, text="<html>bad gateway</html>"), httpx.Response(200, text="not json"),
-        httpx.Response(429, headers={"Retry-After": "7"})])
-    async def test_first_endpoint_fails_second_answers(self, http: httpx.AsyncClient, fault: Any) -> None:
+    # A blip (refused, 5xx, garbage) is retried once on the same endpoint; a hang or a 429 is not (it would cost
+    # another timeout, or disobey the upstream): straight to the next endpoint.
+    @pytest.mark.parametrize(("fault", "calls"), [
+        (httpx.ConnectTimeout("slow"), 1), (httpx.ConnectError("refused"), 2), (httpx.Response(503), 2),
+        (httpx.Response(502, text="<html>bad gateway</html>"), 2), (httpx.Response(200, text="not json"), 2),
+        (httpx.Response(429, headers={"Retry-After": "7"}), 1)])
+    async def test_first_endpoint_fails_second_answers(self, http: httpx.AsyncClient, fault: Any,
+                                                       calls: int) -> None:
         with respx.mock(assert_all_called=False) as mock:
             first = mock.post(A)
             first.side_effect = fault if isinstance(fault, Exception) else [fault] * 10
@@ -80,7 +96,7 @@ class TestFailover:
             [status] = await client(http, A, B).statuses([TX])
         assert status["status"] == "finalized"
         assert status["transfers"][0]["amount"] == "1000.000000"  # the real USDT receipt: 0x3b9aca00 base units
-        assert first.call_count == 2  # retried once with backoff, then failed over
+        assert first.call_count == calls
 
     async def test_all_endpoints_down_is_unavailable_with_retry_advice(self, http: httpx.AsyncClient) -> None:
         with respx.mock() as mock:
@@ -88,7 +104,29 @@ class TestFailover:
             mock.post(B).mock(side_effect=httpx.ConnectError("refused"))
             with pytest.raises(ChainUnavailable) as info:
                 await client(http, A, B).statuses([TX])
-        assert info.value.retry_after >= 30
+        # The earliest an endpoint may answer again: B's cool-down (15 s), before A's 45 s.
+        assert info.value.retry_after == 15
+
+    @pytest.mark.parametrize("seconds", [7, 120])
+    async def test_upstream_retry_after_is_passed_on(self, http: httpx.AsyncClient, seconds: int) -> None:
+        with respx.mock() as mock:
+            route = mock.post(A).mock(return_value=httpx.Response(429, headers={"Retry-After": str(seconds)}))
+            evm = client(http, A)
+            with pytest.raises(ChainUnavailable) as info:
+                await evm.statuses([TX])
+            assert info.value.retry_after == seconds
+            with pytest.raises(ChainUnavailable):
+                await evm.statuses([TX])  # inside its Retry-After: not asked at all
+        assert route.call_count == 1
+
+    async def test_node_answering_chain_id_but_refusing_data_calls_is_failed_over(
+            self, http: httpx.AsyncClient) -> None:
+        with respx.mock() as mock:
+            refusing = mock.post(A).mock(side_effect=refuse_data_calls)
+            mock.post(B).mock(side_effect=node())
+            [status] = await client(http, A, B).statuses([TX])
+        assert status["status"] == "finalized" and status["transfers"][0]["amount"] == "1000.000000"
+        assert refusing.call_count == 3  # eth_chainId, then the data batch twice (a blip is retried once)
 
     async def test_wrong_chain_id_is_refused_and_never_used(self, http: httpx.AsyncClient) -> None:
         with respx.mock() as mock:
@@ -117,18 +155,101 @@ class TestFailover:
         assert second.called
 
     async def test_json_rpc_error_is_not_not_found(self, http: httpx.AsyncClient) -> None:
-        def refuse(request: httpx.Request) -> httpx.Response:
-            body = json.loads(request.content)
-            calls = body if isinstance(body, list) else [body]
-            answers = [{"jsonrpc": "2.0", "id": c["id"], "result": "0x1"} if c["method"] == "eth_chainId"
-                       else {"jsonrpc": "2.0", "id": c["id"], "error": {"code": -32601, "message": "method not found"}}
-                       for c in calls]
-            return httpx.Response(200, json=answers if isinstance(body, list) else answers[0])
-
         with respx.mock() as mock:
-            mock.post(A).mock(side_effect=refuse)
+            mock.post(A).mock(side_effect=refuse_data_calls)
             with pytest.raises(ChainUnavailable, match="refused"):
                 await client(http, A).statuses([TX])
+
+
+@pytest.fixture
+def hung_url() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers (the kernel completes the handshakes)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+
+class TestBreaker:
+    async def test_ten_concurrent_lookups_with_the_first_endpoint_hung(self, hung_url: str) -> None:
+        timeout = 1.0
+        async with httpx.AsyncClient(timeout=timeout) as slow_http:
+            with respx.mock(assert_all_called=False) as mock:
+                mock.route(host="127.0.0.1").pass_through()
+                mock.post(B).mock(side_effect=node())
+                evm = client(slow_http, hung_url, B)
+                started = time.monotonic()
+                answers = await asyncio.gather(*(evm.statuses([TX]) for _ in range(10)))
+                elapsed = time.monotonic() - started
+                started = time.monotonic()
+                [later] = await evm.statuses([TX])
+                skipped_in = time.monotonic() - started
+        assert [a[0]["status"] for a in answers] == ["finalized"] * 10
+        assert elapsed < timeout + 1.0, elapsed  # one timeout (shared by all ten) plus a second's work
+        assert later["status"] == "finalized" and skipped_in < 0.5  # the hung endpoint is skipped at once
+        assert evm.transport.endpoints[0].open_until > time.monotonic()
+
+    async def test_open_breaker_skips_then_one_request_probes(self, http: httpx.AsyncClient) -> None:
+        state = {"down": True}
+        healthy = node()
+
+        async def flaky(request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(0.05)
+            return httpx.Response(503) if state["down"] else healthy(request)
+
+        with respx.mock() as mock:
+            a = mock.post(A).mock(side_effect=flaky)
+            b = mock.post(B).mock(side_effect=node())
+            evm = client(http, A, B)
+            evm.transport.pool.cooldown = 0.3
+            await evm.statuses([TX])
+            assert a.call_count == 2  # its identity check, retried once: then open
+            await evm.statuses([TX])
+            assert a.call_count == 2  # open: not asked
+            state["down"] = False
+            await asyncio.sleep(0.35)
+            to_b = b.call_count
+            burst = await asyncio.gather(*(evm.statuses([TX]) for _ in range(5)))
+            # One lookup probes A (its identity check, then the lookup's two rounds); the other four went to B.
+            assert a.call_count == 2 + 3
+            assert b.call_count - to_b == 4 * 2
+            await evm.statuses([TX])
+            assert a.call_count == 5 + 2  # closed again: A is first once more
+        assert {s[0]["status"] for s in burst} == {"finalized"}
+
+
+class TestLagging:
+    async def test_only_node_below_the_block_in_question_is_unknown_not_not_found(
+            self, http: httpx.AsyncClient) -> None:
+        state = {"lagging": False}
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            behind = state["lagging"]
+            return node(has_tx=not behind, head=HEAD - 100 if behind else HEAD)(request)
+
+        with respx.mock() as mock:
+            mock.post(A).mock(side_effect=answer)
+            evm = client(http, A)
+            [first] = await evm.statuses([TX])
+            assert first["status"] == "finalized"
+            state["lagging"] = True  # the load balancer now sends us to a backend 100 blocks behind
+            [later] = await evm.statuses([TX])
+        assert later["status"] == "unknown", later
+        assert later["lagging"] == {"node_head": HEAD - 100, "block_in_question": HEAD}
+        assert 2 <= later["retry_after"] <= 120
+
+    async def test_cached_block_is_the_block_in_question(self, http: httpx.AsyncClient) -> None:
+        with respx.mock() as mock:
+            mock.post(A).mock(side_effect=node())
+            evm = client(http, A)
+            [final] = await evm.statuses([TX])
+            await evm.cache.put_many("eth", [final])
+        block = final["block_number"]
+        with respx.mock() as mock:
+            mock.post(A).mock(side_effect=node(has_tx=False, head=block - 5))
+            fresh_process = EvmClient(evm.chain, http=http, cache=evm.cache, urls=[A])  # knows no head yet
+            [status] = await fresh_process.statuses([TX])
+        assert status["status"] == "unknown" and status["lagging"]["block_in_question"] == block
 
 
 class TestTransport:

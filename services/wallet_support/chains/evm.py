@@ -3,7 +3,7 @@ function turns them into the contract's status."""
 
 from __future__ import annotations
 
-import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from web3 import AsyncWeb3
 
-from services.wallet_support.cache import ResultCache
+from services.wallet_support.cache import HeadMemo, ResultCache
 from services.wallet_support.chains.base import ChainUnavailable, RpcError
 from services.wallet_support.chains.decoding import decode_revert, evm_transfers, units
 from services.wallet_support.chains.registry import ChainConfig
@@ -45,6 +45,7 @@ class EvmFacts:
     next_base_fee: int | None = None
     sighting: dict[str, Any] | None = None  # what we saw of it earlier, when the node no longer has it
     replaced_by: dict[str, Any] | None = None
+    lagging: int | None = None  # the block in question, when the node's head is below it
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -69,6 +70,8 @@ def evm_status(chain: ChainConfig, facts: EvmFacts, checked_at: datetime) -> dic
         "required_confirmations": chain.required_confirmations, "block_number": None, "block_time": None,
         "from": None, "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None,
         "replaced_by": None, "pending_reason": None, "nonce": None, "checked_at": checked_at,
+        # The answering node's head: a "not found" from a node behind the tx's block proves nothing.
+        "head_block": facts.head,
     }
     tx, receipt = facts.tx, facts.receipt
     source = tx or facts.sighting
@@ -81,7 +84,7 @@ def evm_status(chain: ChainConfig, facts: EvmFacts, checked_at: datetime) -> dic
         confirmations = max(facts.head - block + 1, 0)
         gas_used = _int(receipt.get("gasUsed")) or 0
         price = _int(receipt.get("effectiveGasPrice")) or (_int(tx.get("gasPrice")) if tx else None) or 0
-        body.update({"block_number": block, "confirmations": confirmations,
+        body.update({"block_number": block, "block_hash": receipt.get("blockHash"), "confirmations": confirmations,
                      "block_time": datetime.fromtimestamp(facts.block_time, UTC) if facts.block_time else None,
                      "fee": units(gas_used * price, chain.native_decimals),
                      "transfers": evm_transfers(receipt.get("logs") or [], chain)})
@@ -128,6 +131,15 @@ def evm_status(chain: ChainConfig, facts: EvmFacts, checked_at: datetime) -> dic
     return body
 
 
+def lagging_status(chain: ChainConfig, body: dict[str, Any], facts: EvmFacts) -> dict[str, Any]:
+    """No endpoint at or past the block in question answered: we cannot tell, ask again in a few blocks. Pure."""
+    block = facts.lagging or facts.head
+    behind = max(block - facts.head, 1)
+    retry_after = min(max(math.ceil(behind * chain.block_time_seconds), 2), 120)
+    return {**body, "status": "unknown", "replaced_by": None, "retry_after": retry_after,
+            "lagging": {"node_head": facts.head, "block_in_question": block}}
+
+
 def sighting_of(tx: dict[str, Any], head: int) -> dict[str, Any]:
     keep = ("from", "to", "value", "input", "nonce", "gas", "maxFeePerGas", "gasPrice")
     return {**{k: tx.get(k) for k in keep}, "seen_block": head}
@@ -144,64 +156,112 @@ class EvmClient:
                                       client=http, batch_size=batch_size)
         self.provider = HttpxProvider(self.transport)
         self.w3 = AsyncWeb3(self.provider)
+        self.heads = HeadMemo(chain.block_time_seconds)
 
     async def probe(self) -> bool:
         return await self.transport.probe()
+
+    async def head(self) -> int:
+        """The chain's head, one cheap call at most per block time."""
+        return await self.heads.get(self._fetch_head)
+
+    async def _fetch_head(self) -> int:
+        return _int(await self.transport.call("eth_blockNumber", [])) or 0
 
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
         facts = await self.gather(tx_hashes)
         results = [evm_status(self.chain, f, checked_at) for f in facts]
-        missing = [i for i, r in enumerate(results) if r["status"] == "not_found"]
-        if missing and len(self.transport.endpoints) > 1:
-            await self._confirm_not_found(results, missing, checked_at)
+        doubtful = [i for i, r in enumerate(results) if r["status"] == "not_found" or facts[i].lagging]
+        if doubtful:
+            await self._ask_elsewhere(tx_hashes, facts, results, doubtful, checked_at)
         return results
 
-    async def _confirm_not_found(self, results: list[dict[str, Any]], missing: list[int],
-                                 checked_at: datetime) -> None:
-        """A lagging or pruned node says 'no such tx'; before believing it, ask the next endpoints."""
-        calls = [("eth_getTransactionByHash", [results[i]["tx_hash"]]) for i in missing]
-        for offset, answers in enumerate(await self.transport.on_other_endpoints(calls), start=1):
-            found = [i for i, answer in zip(missing, answers, strict=True) if isinstance(answer, dict)]
-            if not found:
+    async def _ask_elsewhere(self, tx_hashes: Sequence[str], facts: list[EvmFacts], results: list[dict[str, Any]],
+                             doubtful: list[int], checked_at: datetime) -> None:
+        """A lagging or pruned node says 'no such tx': before believing it, ask the next endpoints. An answer
+        from a node whose head is below the block in question is never taken as 'not found' or 'dropped'."""
+        confirmed_by = 1 if any(not facts[i].lagging for i in doubtful) else 0
+        for index in range(1, len(self.transport.endpoints)):
+            if not doubtful:
+                break
+            try:
+                elsewhere = await self.gather([tx_hashes[i] for i in doubtful], start_at=index, stop_at=index + 1)
+            except ChainUnavailable:
                 continue
-            pinned = EvmClient(self.chain, http=self.transport.client, cache=self.cache,
-                               batch_size=self.transport.batch_size,
-                               urls=[e.url for e in self.transport.endpoints[offset:]])
-            facts = await pinned.gather([results[i]["tx_hash"] for i in found])
-            for i, fact in zip(found, facts, strict=True):
-                results[i] = evm_status(self.chain, fact, checked_at) | {"answered_by_endpoint": offset + 1}
-            missing = [i for i in missing if i not in found]
-            if not missing:
-                return
-        for i in missing:
-            results[i]["not_found_confirmed_by"] = len(self.transport.endpoints)
+            still = []
+            for i, fact in zip(doubtful, elsewhere, strict=True):
+                answer = evm_status(self.chain, fact, checked_at)
+                if fact.lagging or answer["status"] == "not_found":
+                    if not fact.lagging and facts[i].lagging:
+                        facts[i], results[i] = fact, answer
+                    still.append(i)
+                    continue
+                facts[i], results[i] = fact, answer | {"answered_by_endpoint": index + 1}
+            if any(not elsewhere[k].lagging for k, i in enumerate(doubtful) if i in still):
+                confirmed_by += 1
+            doubtful = still
+        for i in doubtful:
+            if facts[i].lagging:
+                results[i] = lagging_status(self.chain, results[i], facts[i])
+            elif results[i]["status"] == "not_found":
+                results[i]["not_found_confirmed_by"] = max(confirmed_by, 1)
 
-    async def gather(self, tx_hashes: Sequence[str]) -> list[EvmFacts]:
-        rpc = self.provider.make_batch_request
+    async def _rpc(self, calls: list[tuple[str, list[Any]]], start_at: int, stop_at: int | None) -> list[Any]:
+        if start_at == 0 and stop_at is None:
+            return [_result(r) for r in await self.provider.make_batch_request(calls)]
+        return await self.transport.batch(calls, start_at=start_at, stop_at=stop_at)
+
+    async def gather(self, tx_hashes: Sequence[str], *, start_at: int = 0,
+                     stop_at: int | None = None) -> list[EvmFacts]:
+        """Two rounds of latency whatever the number of hashes or blocks: the head, each tx and receipt; then
+        what those answers call for (block times, replays, nonces, the base fee), every chunk sent at once."""
         head_calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
         if self.chain.finality == "finalized_tag":
             head_calls.append(("eth_getBlockByNumber", ["finalized", False]))
         calls = head_calls + [c for h in tx_hashes for c in (("eth_getTransactionByHash", [h]),
                                                                ("eth_getTransactionReceipt", [h]))]
-        answers = [_result(r) for r in await rpc(calls)]
+        answers = await self._rpc(calls, start_at, stop_at)
         refused = next((a for a in answers if isinstance(a, RpcError)), None)
         if refused is not None:
             # The node would not answer these reads: we know nothing, which is not "not found".
-            raise ChainUnavailable(f"{self.chain.key} node refused the status calls ({refused})", retry_after=30)
+            raise ChainUnavailable(f"{self.chain.key} node refused the status calls ({refused})",
+                                   retry_after=self.transport.pool.retry_after())
         head = _int(answers[0]) or 0
         finalized = None
         if self.chain.finality == "finalized_tag" and isinstance(answers[1], dict):
             finalized = _int(answers[1].get("number"))
+        best = self.heads.best()
+        if start_at == 0:
+            self.heads.note(head)
         body = answers[len(head_calls):]
         facts = [EvmFacts(tx_hash=h, head=head, finalized=finalized,
                           tx=body[2 * i] if isinstance(body[2 * i], dict) else None,
                           receipt=body[2 * i + 1] if isinstance(body[2 * i + 1], dict) else None)
                  for i, h in enumerate(tx_hashes)]
-        await self._second_round(facts)
+        for f in facts:
+            if f.receipt is not None:
+                # A load-balanced endpoint can serve a receipt from a fresher backend than its head.
+                f.head = max(f.head, _int(f.receipt.get("blockNumber")) or 0)
+        await self._second_round(facts, start_at, stop_at)
+        await self._mark_lagging(facts, best)
         return facts
 
-    async def _second_round(self, facts: list[EvmFacts]) -> None:
+    async def _mark_lagging(self, facts: list[EvmFacts], best_head: int | None) -> None:
+        """'Not there' from a node whose head is below the block in question (where we know the tx was mined
+        or seen, or the highest head this chain showed lately) says nothing: that node is lagging."""
+        gone = [f for f in facts if f.receipt is None and f.tx is None]
+        if not gone:
+            return
+        known = await self.cache.get_many(self.chain.key, [f.tx_hash for f in gone])
+        for f, cached in zip(gone, known, strict=True):
+            wanted = [b for b in (best_head, (cached or {}).get("block_number"),
+                                  (f.sighting or {}).get("seen_block")) if b is not None]
+            block = max((int(b) for b in wanted), default=None)
+            if block is not None and f.head < block:
+                f.lagging = block
+
+    async def _second_round(self, facts: list[EvmFacts], start_at: int = 0, stop_at: int | None = None) -> None:
         calls: list[tuple[str, list[Any]]] = []
         handlers: list[tuple[EvmFacts, str]] = []
         blocks_needed: dict[int, list[EvmFacts]] = {}
@@ -242,11 +302,11 @@ class EvmClient:
             handlers.append((blocks_needed[block][0], "block"))
         if not calls:
             return
-        results = await self.provider.make_batch_request(calls)
+        results = await self._rpc(calls, start_at, stop_at)
         next_base_fee = None
-        for (f, kind), raw in zip(handlers, results, strict=True):
-            error = raw.get("error")
-            value = raw.get("result")
+        for (f, kind), answer in zip(handlers, results, strict=True):
+            error = _error(answer)
+            value = None if error else answer
             if kind == "replay":
                 if error:
                     f.revert_data = _revert_data(error)
@@ -272,21 +332,32 @@ class EvmClient:
         replaced = [f for f in facts if f.sighting is not None and f.nonce_latest is not None
                     and f.nonce_latest > (_int(f.sighting.get("nonce")) or 0)]
         if replaced:
-            await asyncio.gather(*(self._find_replacement(f) for f in replaced))
+            await self._find_replacements(replaced, start_at, stop_at)
 
-    async def _find_replacement(self, facts: EvmFacts) -> None:
-        sighting = facts.sighting or {}
-        sender = str(sighting.get("from", "")).lower()
-        nonce = _int(sighting.get("nonce"))
-        start = max(int(sighting.get("seen_block") or facts.head) - 1, 0)
-        end = min(facts.head, start + REPLACEMENT_SCAN_BLOCKS)
-        calls = [("eth_getBlockByNumber", [hex(n), True]) for n in range(start, end + 1)]
-        for raw in await self.provider.make_batch_request(calls):
-            block = raw.get("result") or {}
-            for tx in block.get("transactions") or []:
-                if str(tx.get("from", "")).lower() == sender and _int(tx.get("nonce")) == nonce:
-                    facts.replaced_by = {"tx_hash": tx["hash"], "kind": replacement_kind(sighting, tx)}
-                    return
+    async def _find_replacements(self, replaced: list[EvmFacts], start_at: int, stop_at: int | None) -> None:
+        """Which tx took each vanished one's nonce: the blocks since it was seen, all in one round."""
+        wanted: dict[int, list[EvmFacts]] = {}
+        for facts in replaced:
+            sighting = facts.sighting or {}
+            start = max(int(sighting.get("seen_block") or facts.head) - 1, 0)
+            for number in range(start, min(facts.head, start + REPLACEMENT_SCAN_BLOCKS) + 1):
+                wanted.setdefault(number, []).append(facts)
+        numbers = sorted(wanted)
+        blocks = await self._rpc([("eth_getBlockByNumber", [hex(n), True]) for n in numbers], start_at, stop_at)
+        for number, block in zip(numbers, blocks, strict=True):
+            for tx in block.get("transactions") or [] if isinstance(block, dict) else []:
+                for facts in wanted[number]:
+                    sighting = facts.sighting or {}
+                    same_sender = str(tx.get("from", "")).lower() == str(sighting.get("from", "")).lower()
+                    same_nonce = _int(tx.get("nonce")) == _int(sighting.get("nonce"))
+                    if facts.replaced_by is None and same_sender and same_nonce:
+                        facts.replaced_by = {"tx_hash": tx["hash"], "kind": replacement_kind(sighting, tx)}
+
+
+def _error(answer: Any) -> dict[str, Any] | None:
+    if isinstance(answer, RpcError):
+        return {"code": answer.code, "message": answer.message, "data": answer.data}
+    return None
 
 
 def _result(raw: Any) -> Any:

@@ -1,15 +1,24 @@
-"""JSON-RPC over httpx: batching in chunks sent concurrently, retries with backoff for reads only, failover
-across the endpoints in order, each endpoint's chain id checked before it is trusted. web3.py runs on top of
-this through HttpxProvider, so that one place holds all of it and respx can mock it."""
+"""Endpoints with health, for every chain family: a circuit breaker per endpoint, failover in order on any
+error class, an upstream Retry-After passed on, and an identity check done once per endpoint.
+
+- `EndpointPool` is the family-neutral part: it picks the endpoints a request may use (a hung or failing
+  endpoint is skipped at once while its breaker is open; after the cool-down one request probes it), runs a
+  `send(endpoint)` coroutine on them in order, and raises `ChainUnavailable` with the earliest moment an
+  endpoint may answer again as `retry_after`.
+- `RpcTransport` is JSON-RPC on top of it (batching in chunks sent at once; EVM checks `eth_chainId`).
+- `RestTransport` is JSON over HTTP on top of it (TronGrid; Esplora, Aptos, Subscan, EOS chain API alike).
+- `HttpxProvider` puts web3.py on `RpcTransport`, so that respx sees every call and one place holds it all.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -25,50 +34,259 @@ READ_PREFIXES = ("eth_get", "eth_call", "eth_blockNumber", "eth_chainId", "eth_f
                  "eth_estimateGas", "net_", "web3_", "txpool_", "eth_syncing", "eth_maxPriorityFeePerGas")
 # JSON-RPC errors that mean "this endpoint is overloaded or limited", not "no".
 TECHNICAL_RPC_CODES = {-32005, 429}
+# Reads whose JSON-RPC error is an answer about the call (a revert), not a sign of a broken endpoint.
+ERROR_IS_ANSWER = frozenset({"eth_call", "eth_estimateGas"})
+DEFAULT_RETRY_AFTER = 30
+MAX_OPEN_SECONDS = 3600.0
 Call = tuple[str, Sequence[Any]]
+T = TypeVar("T")
 
 
 def is_read(method: str) -> bool:
     return method.startswith(READ_PREFIXES)
 
 
-class _Technical(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+class EndpointFailure(Exception):
+    """One endpoint failed technically (ask the next). `hung` failures are not retried on the same endpoint."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *, hung: bool = False,
+                 rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.hung = hung
+        self.rate_limited = rate_limited
+
+
+_Technical = EndpointFailure  # the name the first version used
 
 
 class Endpoint:
+    """One URL and its health. Breaker: closed (open_until == 0), open (now < open_until: skipped at once),
+    half-open (cool-down over: exactly one request, the probe, may use it; its outcome closes or reopens)."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.verified = False
         self.refused: str | None = None
-        self.cooldown_until = 0.0
-        self.lock = asyncio.Lock()
+        self.open_until = 0.0
+        self.probing = False
+        self.failures = 0  # consecutive, for the growing cool-down
+        self.verifying: asyncio.Task[None] | None = None
+
+    @property
+    def cooldown_until(self) -> float:  # the first version's name
+        return self.open_until
 
     def __repr__(self) -> str:
         return f"Endpoint({redact(self.url, 24)})"
 
 
-class RpcTransport:
-    """Sends JSON-RPC calls to a chain's endpoints."""
+class EndpointPool:
+    """The endpoints of one chain, tried in order, each behind a circuit breaker."""
 
-    def __init__(self, *, chain_key: str, chain_id: int | None, urls: Sequence[str], client: httpx.AsyncClient,
-                 batch_size: int = 100, attempts: int = 2, backoff: float = 0.1, cooldown: float = 15.0,
-                 max_concurrent_chunks: int = 8) -> None:
+    def __init__(self, *, chain_key: str, urls: Sequence[str], attempts: int = 2, backoff: float = 0.1,
+                 cooldown: float = 15.0, max_cooldown: float = 300.0,
+                 verify: Callable[[Endpoint], Awaitable[None]] | None = None) -> None:
         if not urls:
             raise ValueError(f"no RPC endpoints configured for {chain_key}")
         self.chain_key = chain_key
-        self.chain_id = chain_id
         self.endpoints = [Endpoint(u) for u in urls]
-        self.client = client
-        self.batch_size = max(1, batch_size)
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.cooldown = cooldown
+        self.max_cooldown = max_cooldown
+        self._verify_fn = verify
+        self.requests_sent = 0  # HTTP round trips put on the wire (for the benchmark and tests)
+
+    # -- the breaker -------------------------------------------------------------------------------------
+
+    def _claim(self, endpoint: Endpoint, now: float) -> bool:
+        """May a request use this endpoint now? Takes the half-open probe slot when that is what is free."""
+        if endpoint.refused:
+            return False
+        if endpoint.open_until == 0.0:
+            return True
+        if now < endpoint.open_until or endpoint.probing:
+            return False
+        endpoint.probing = True
+        return True
+
+    def _succeeded(self, endpoint: Endpoint) -> None:
+        if endpoint.open_until:
+            log.info("rpc endpoint closed again", extra={"chain": self.chain_key, "endpoint": repr(endpoint)})
+        endpoint.open_until = 0.0
+        endpoint.probing = False
+        endpoint.failures = 0
+
+    def _failed(self, endpoint: Endpoint, error: EndpointFailure) -> None:
+        endpoint.probing = False
+        now = time.monotonic()
+        if endpoint.open_until > now:
+            return  # concurrent requests that failed together open the breaker once
+        endpoint.failures += 1
+        if error.retry_after is not None:
+            seconds = min(max(error.retry_after, 1.0), MAX_OPEN_SECONDS)  # the upstream's own word
+        else:  # our own cool-down, growing while it keeps failing; a limit said without a Retry-After waits longer
+            grown = self.cooldown * 2 ** min(endpoint.failures - 1 + int(error.rate_limited), 8)
+            seconds = min(grown, self.max_cooldown)
+        endpoint.open_until = now + seconds
+        log.warning("rpc endpoint skipped for a cool-down", extra={
+            "chain": self.chain_key, "endpoint": repr(endpoint), "error": str(error), "seconds": round(seconds, 1)})
+
+    def retry_after(self) -> int:
+        """Seconds until some endpoint may be asked again (its breaker half-opens)."""
+        now = time.monotonic()
+        waits = [max(e.open_until - now, 0.0) for e in self.endpoints if not e.refused]
+        if not waits:
+            return DEFAULT_RETRY_AFTER
+        return max(1, math.ceil(min(waits)))
+
+    def reset(self) -> None:
+        """Close every breaker (refusals stay: an endpoint on another chain is never used)."""
+        for endpoint in self.endpoints:
+            endpoint.open_until, endpoint.probing, endpoint.failures = 0.0, False, 0
+
+    def health(self) -> dict[str, int]:
+        now = time.monotonic()
+        return {"endpoints": len(self.endpoints), "refused": sum(1 for e in self.endpoints if e.refused),
+                "open": sum(1 for e in self.endpoints if not e.refused and e.open_until > now)}
+
+    def available(self) -> list[Endpoint]:
+        now = time.monotonic()
+        return [e for e in self.endpoints if not e.refused and (e.open_until == 0.0 or
+                                                                (now >= e.open_until and not e.probing))]
+
+    # -- running a request -------------------------------------------------------------------------------
+
+    async def run(self, send: Callable[[Endpoint], Awaitable[T]], *, idempotent: bool = True,
+                  start_at: int = 0, stop_at: int | None = None, what: str = "") -> T:
+        """`send(endpoint)` on the first endpoint that answers. Non-idempotent requests get one endpoint, once."""
+        candidates = self.endpoints[start_at:stop_at] if idempotent else self.endpoints[:1]
+        attempts = self.attempts if idempotent else 1
+        errors: list[str] = []
+        rate_limited = False
+        for endpoint in candidates:
+            if not self._claim(endpoint, time.monotonic()):
+                errors.append(f"{endpoint!r}: {endpoint.refused or 'skipped (breaker open)'}")
+                continue
+            for attempt in range(attempts):
+                try:
+                    await self.verify(endpoint)
+                    self.requests_sent += 1
+                    result = await send(endpoint)
+                except WrongChainEndpoint as exc:
+                    endpoint.probing = False
+                    errors.append(str(exc))
+                    break
+                except EndpointFailure as exc:
+                    rate_limited = rate_limited or exc.rate_limited
+                    errors.append(f"{endpoint!r}: {exc}")
+                    if exc.hung or exc.rate_limited or attempt + 1 >= attempts:
+                        self._failed(endpoint, exc)
+                        break
+                    await asyncio.sleep(min(self.backoff * (2 ** attempt), 2.0))
+                except BaseException:
+                    endpoint.probing = False  # cancelled: the probe slot is free again
+                    raise
+                else:
+                    self._succeeded(endpoint)
+                    return result
+        error_class = RateLimited if rate_limited else ChainUnavailable
+        detail = "; ".join(errors[-3:]) or "no endpoint"
+        raise error_class(f"no {self.chain_key} endpoint answered{' ' + what if what else ''} ({detail})",
+                          retry_after=self.retry_after())
+
+    async def verify(self, endpoint: Endpoint) -> None:
+        """The identity check, once per endpoint: concurrent first requests share one check (no lock, no queue)."""
+        if endpoint.verified or self._verify_fn is None:
+            return
+        if endpoint.refused:
+            raise WrongChainEndpoint(endpoint.refused)
+        task = endpoint.verifying
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = endpoint.verifying = asyncio.ensure_future(self._verify_once(endpoint))
+        await asyncio.shield(task)
+
+    async def _verify_once(self, endpoint: Endpoint) -> None:
+        assert self._verify_fn is not None
+        self.requests_sent += 1
+        await self._verify_fn(endpoint)
+        endpoint.verified = True
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:  # an HTTP date
+        from email.utils import parsedate_to_datetime
+
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+async def post_json(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> Any:
+    """One HTTP round trip with every technical failure turned into an EndpointFailure."""
+    try:
+        resp = await client.post(url, content=body, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise EndpointFailure(f"timeout ({type(exc).__name__})", hung=True) from exc
+    except httpx.HTTPError as exc:
+        raise EndpointFailure(f"connection failed: {type(exc).__name__}") from exc
+    return _decode(resp)
+
+
+async def get_json(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> Any:
+    try:
+        resp = await client.get(url, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise EndpointFailure(f"timeout ({type(exc).__name__})", hung=True) from exc
+    except httpx.HTTPError as exc:
+        raise EndpointFailure(f"connection failed: {type(exc).__name__}") from exc
+    return _decode(resp)
+
+
+def _decode(resp: httpx.Response) -> Any:
+    if resp.status_code == 429:
+        raise EndpointFailure("HTTP 429 rate limited", retry_after=_retry_after(resp), rate_limited=True)
+    if resp.status_code >= 500:
+        raise EndpointFailure(f"HTTP {resp.status_code}", retry_after=_retry_after(resp))
+    if resp.status_code >= 400:
+        raise EndpointFailure(f"HTTP {resp.status_code}")
+    try:
+        return orjson.loads(resp.content)
+    except orjson.JSONDecodeError as exc:
+        raise EndpointFailure("answer is not JSON") from exc
+
+
+class RpcTransport:
+    """Sends JSON-RPC calls to a chain's endpoints (EVM; any JSON-RPC chain with `chain_id=None`)."""
+
+    def __init__(self, *, chain_key: str, chain_id: int | None, urls: Sequence[str], client: httpx.AsyncClient,
+                 batch_size: int = 100, attempts: int = 2, backoff: float = 0.1, cooldown: float = 15.0,
+                 max_concurrent_chunks: int = 32, error_is_answer: Collection[str] = ERROR_IS_ANSWER,
+                 headers: dict[str, str] | None = None) -> None:
+        self.chain_key = chain_key
+        self.chain_id = chain_id
+        self.client = client
+        self.batch_size = max(1, batch_size)
+        self.error_is_answer = frozenset(error_is_answer)
+        self.headers = {"content-type": "application/json", **(headers or {})}
+        self.pool = EndpointPool(chain_key=chain_key, urls=urls, attempts=attempts, backoff=backoff,
+                                 cooldown=cooldown, verify=self._check_chain_id if chain_id is not None else None)
+        self.endpoints = self.pool.endpoints
         self.chunk_gate = asyncio.Semaphore(max_concurrent_chunks)
         self.calls_sent = 0  # JSON-RPC calls put on the wire (for metrics and tests)
         self._ids = itertools.count(1)
+
+    @property
+    def requests_sent(self) -> int:
+        return self.pool.requests_sent
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -78,30 +296,36 @@ class RpcTransport:
             raise result
         return result
 
-    async def batch(self, calls: Sequence[Call]) -> list[Any]:
-        """Results in order; a JSON-RPC error comes back in its place as an RpcError instance."""
+    async def batch(self, calls: Sequence[Call], *, start_at: int = 0, stop_at: int | None = None) -> list[Any]:
+        """Results in order; a JSON-RPC error that is an answer (a revert) comes back in its place as an RpcError.
+
+        All chunks go out at once (one round trip of latency however many chunks); `start_at` skips the first
+        endpoints (to ask the next ones).
+        """
         if not calls:
             return []
         chunks = [list(calls[i:i + self.batch_size]) for i in range(0, len(calls), self.batch_size)]
 
         async def run(chunk: list[Call]) -> list[Any]:
             async with self.chunk_gate:
-                return await self._send_with_failover(chunk)
+                reads = all(is_read(method) for method, _ in chunk)
+                return await self.pool.run(lambda endpoint: self._send(endpoint, chunk, reads=reads),
+                                           idempotent=reads, start_at=start_at, stop_at=stop_at)
 
+        if len(chunks) == 1:
+            return await run(chunks[0])
         results = await asyncio.gather(*(run(c) for c in chunks))
         return [r for chunk in results for r in chunk]
 
     async def on_other_endpoints(self, calls: Sequence[Call], *, skip_first: int = 1) -> list[list[Any]]:
-        """Ask the endpoints after the first `skip_first` too (to confirm a 'not found' elsewhere)."""
+        """Ask each endpoint after the first `skip_first` (to confirm a 'not found' elsewhere)."""
         answers = []
-        for endpoint in self.endpoints[skip_first:]:
-            if endpoint.refused:
-                continue
+        for index in range(skip_first, len(self.endpoints)):
             try:
-                await self._verify(endpoint)
-                answers.append(await self._send(endpoint, list(calls)))
-            except (_Technical, WrongChainEndpoint):
-                continue
+                answers.append(await self.pool.run(lambda endpoint: self._send(endpoint, list(calls), reads=True),
+                                                   start_at=index, stop_at=index + 1))
+            except ChainUnavailable:
+                answers.append([])
         return answers
 
     async def probe(self) -> bool:
@@ -113,105 +337,90 @@ class RpcTransport:
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    async def _send_with_failover(self, chunk: list[Call]) -> list[Any]:
-        reads = all(is_read(method) for method, _ in chunk)
-        attempts = self.attempts if reads else 1
-        candidates = self.endpoints if reads else self.endpoints[:1]
-        now = time.monotonic()
-        ordered = [e for e in candidates if e.cooldown_until <= now] + [e for e in candidates
-                                                                         if e.cooldown_until > now]
-        last_error = "no endpoint tried"
-        retry_after = 30.0
-        for endpoint in ordered:
-            if endpoint.refused:
-                last_error = endpoint.refused
-                continue
-            for attempt in range(attempts):
-                try:
-                    await self._verify(endpoint)
-                    result = await self._send(endpoint, chunk)
-                    endpoint.cooldown_until = 0.0
-                    return result
-                except WrongChainEndpoint as exc:
-                    last_error = str(exc)
-                    break
-                except _Technical as exc:
-                    last_error = f"{endpoint!r}: {exc}"
-                    if exc.retry_after is not None:
-                        retry_after = max(retry_after, exc.retry_after)
-                    log.warning("rpc endpoint failed", extra={"chain": self.chain_key, "error": str(exc),
-                                                              "attempt": attempt + 1})
-                    if attempt + 1 < attempts:
-                        await asyncio.sleep(min(self.backoff * (2 ** attempt), 2.0))
-            endpoint.cooldown_until = time.monotonic() + self.cooldown
-        error_class = RateLimited if "429" in last_error else ChainUnavailable
-        raise error_class(f"no {self.chain_key} endpoint answered ({last_error})", retry_after=int(retry_after))
+    async def _check_chain_id(self, endpoint: Endpoint) -> None:
+        [answer] = await self._send(endpoint, [("eth_chainId", [])], reads=True)
+        if not isinstance(answer, str):
+            raise EndpointFailure(f"eth_chainId answered {str(answer)[:40]!r}")
+        got = int(answer, 16)
+        if got != self.chain_id:
+            endpoint.refused = (f"{endpoint!r} is on chain id {got}, not {self.chain_id} ({self.chain_key}); "
+                                "it is not used")
+            log.error("rpc endpoint on the wrong chain", extra={"chain": self.chain_key, "got": got})
+            raise WrongChainEndpoint(endpoint.refused)
 
-    async def _verify(self, endpoint: Endpoint) -> None:
-        if endpoint.verified or self.chain_id is None:
-            return
-        async with endpoint.lock:
-            if endpoint.verified:
-                return
-            [answer] = await self._send(endpoint, [("eth_chainId", [])])
-            if isinstance(answer, RpcError):
-                raise _Technical(f"eth_chainId failed: {answer}")
-            got = int(answer, 16)
-            if got != self.chain_id:
-                endpoint.refused = (f"{endpoint!r} is on chain id {got}, not {self.chain_id} ({self.chain_key}); "
-                                    "it is not used")
-                log.error("rpc endpoint on the wrong chain", extra={"chain": self.chain_key, "got": got})
-                raise WrongChainEndpoint(endpoint.refused)
-            endpoint.verified = True
-
-    async def _send(self, endpoint: Endpoint, chunk: list[Call]) -> list[Any]:
+    async def _send(self, endpoint: Endpoint, chunk: list[Call], *, reads: bool) -> list[Any]:
         ids = [next(self._ids) for _ in chunk]
         payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, chunk,
                                                                                                strict=True)]
         body = orjson.dumps(payload if len(payload) > 1 else payload[0])
         self.calls_sent += len(chunk)
-        try:
-            resp = await self.client.post(endpoint.url, content=body, headers={"content-type": "application/json"})
-        except httpx.TimeoutException as exc:
-            raise _Technical("timeout") from exc
-        except httpx.HTTPError as exc:
-            raise _Technical(f"connection failed: {type(exc).__name__}") from exc
-        if resp.status_code == 429:
-            raise _Technical("429 rate limited", retry_after=_retry_after(resp))
-        if resp.status_code >= 500:
-            raise _Technical(f"HTTP {resp.status_code}", retry_after=_retry_after(resp))
-        if resp.status_code >= 400:
-            raise _Technical(f"HTTP {resp.status_code}")
-        try:
-            data = orjson.loads(resp.content)
-        except orjson.JSONDecodeError as exc:
-            raise _Technical("answer is not JSON") from exc
+        data = await post_json(self.client, endpoint.url, body, self.headers)
         answers = data if isinstance(data, list) else [data]
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         if len(by_id) != len(ids) or any(i not in by_id for i in ids):
             # Some providers answer a whole batch with one error object (batch too large, rate limit).
-            raise _Technical(f"batch answer incomplete ({len(by_id)} of {len(ids)})")
+            raise EndpointFailure(f"batch answer incomplete ({len(by_id)} of {len(ids)})")
         results: list[Any] = []
-        for i in ids:
+        for i, (method, _) in zip(ids, chunk, strict=True):
             answer = by_id[i]
             if "error" in answer and answer["error"] is not None:
                 err = answer["error"]
-                code = int(err.get("code", 0)) if isinstance(err, dict) else 0
+                code = int(err.get("code", 0) or 0) if isinstance(err, dict) else 0
+                message = str(err.get("message", "")) if isinstance(err, dict) else str(err)
                 if code in TECHNICAL_RPC_CODES:
-                    raise _Technical(f"rpc error {code}")
-                results.append(RpcError(code, str(err.get("message", "")) if isinstance(err, dict) else str(err),
-                                        err.get("data") if isinstance(err, dict) else None))
+                    raise EndpointFailure(f"rpc error {code}", rate_limited=code == 429)
+                if reads and method not in self.error_is_answer:
+                    # A node that answers eth_chainId but not the data calls is broken for us: ask the next.
+                    raise EndpointFailure(f"refused {method}: {code}: {message[:120]}")
+                results.append(RpcError(code, message, err.get("data") if isinstance(err, dict) else None))
             else:
                 results.append(answer.get("result"))
         return results
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+class RestTransport:
+    """JSON over HTTP to a chain's endpoints (paths under each endpoint's base URL), with the same health rules.
+
+    `refusal(answer)` says whether a 200 answer is really an error: it returns (message, technical); a technical
+    refusal (a rate limit said in the body) is failed over, a logical one raised as RpcError.
+    """
+
+    def __init__(self, *, chain_key: str, urls: Sequence[str], client: httpx.AsyncClient, attempts: int = 2,
+                 backoff: float = 0.1, cooldown: float = 15.0, headers: dict[str, str] | None = None,
+                 verify: Callable[[Endpoint], Awaitable[None]] | None = None,
+                 refusal: Callable[[Any], tuple[str, bool] | None] | None = None) -> None:
+        self.chain_key = chain_key
+        self.client = client
+        self.headers = {"content-type": "application/json", **(headers or {})}
+        self.refusal = refusal
+        self.pool = EndpointPool(chain_key=chain_key, urls=[u.rstrip("/") for u in urls], attempts=attempts,
+                                 backoff=backoff, cooldown=cooldown, verify=verify)
+        self.endpoints = self.pool.endpoints
+        self.calls_sent = 0
+
+    @property
+    def requests_sent(self) -> int:
+        return self.pool.requests_sent
+
+    async def post(self, path: str, payload: Any, *, start_at: int = 0) -> Any:
+        body = orjson.dumps(payload)
+        return await self.pool.run(lambda e: self._checked(post_json(self.client, e.url + path, body, self.headers)),
+                                   start_at=start_at)
+
+    async def get(self, path: str, *, start_at: int = 0) -> Any:
+        return await self.pool.run(lambda e: self._checked(get_json(self.client, e.url + path, self.headers)),
+                                   start_at=start_at)
+
+    async def _checked(self, request: Awaitable[Any]) -> Any:
+        self.calls_sent += 1
+        data = await request
+        refused = self.refusal(data) if self.refusal else None
+        if refused is not None:
+            message, technical = refused
+            if technical:
+                raise EndpointFailure(message, rate_limited="limit" in message.lower())
+            raise RpcError(0, message)
+        return data
 
 
 class HttpxProvider(AsyncJSONBaseProvider):

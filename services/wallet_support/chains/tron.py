@@ -8,19 +8,20 @@ a receipt result other than SUCCESS, is a failure whatever an explorer shows.
 from __future__ import annotations
 
 import asyncio
-import time
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import orjson
 
+from services.wallet_support.cache import HeadMemo, ResultCache
 from services.wallet_support.chains.addresses import tron_from_hex
-from services.wallet_support.chains.base import ChainUnavailable, RateLimited, RpcError
+from services.wallet_support.chains.base import ChainUnavailable, RpcError
 from services.wallet_support.chains.decoding import TRANSFER_TOPIC, units
 from services.wallet_support.chains.registry import ChainConfig
+from services.wallet_support.chains.transport import RestTransport
 
 FAILURE_REASONS = {
     "OUT_OF_ENERGY": "out_of_energy", "REVERT": "reverted", "TRANSFER_FAILED": "insufficient_balance",
@@ -113,6 +114,7 @@ def tron_status(chain: ChainConfig, facts: TronFacts, checked_at: datetime) -> d
         "required_confirmations": chain.required_confirmations, "block_number": None, "block_time": None,
         "from": None, "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None,
         "replaced_by": None, "pending_reason": None, "checked_at": checked_at,
+        "head_block": facts.head,
     }
     tx, info = facts.tx, facts.info
     parties = _contract_parties(tx, chain) if tx else {}
@@ -150,35 +152,77 @@ def tron_status(chain: ChainConfig, facts: TronFacts, checked_at: datetime) -> d
     return body
 
 
+def tron_refusal(answer: Any) -> tuple[str, bool] | None:
+    """TRON reports many errors with HTTP 200 and an `Error` field; a rate limit said so is technical."""
+    if not isinstance(answer, dict):
+        return "unexpected answer shape", True
+    if "Error" in answer:
+        message = str(answer["Error"])
+        lowered = message.lower()
+        return message, "frequency" in lowered or "limit" in lowered
+    return None
+
+
 class TronClient:
-    """ChainClient for TRON over its HTTP API, with failover across endpoints and retries."""
+    """ChainClient for TRON over its HTTP API, with failover across endpoints, retries and a breaker each."""
 
     def __init__(self, chain: ChainConfig, *, http: httpx.AsyncClient, api_key: str | None,
                  urls: Sequence[str] | None = None, attempts: int = 2, backoff: float = 0.1,
-                 concurrency: int = 16) -> None:
+                 concurrency: int = 16, cache: ResultCache | None = None) -> None:
         self.chain = chain
         self.http = http
-        self.urls = [u.rstrip("/") for u in (urls or chain.rpc_urls)]
-        self.headers = {"content-type": "application/json", **({"TRON-PRO-API-KEY": api_key} if api_key else {})}
-        self.attempts = attempts
-        self.backoff = backoff
+        self.cache = cache
+        self.transport = RestTransport(chain_key=chain.key, urls=urls or chain.rpc_urls, client=http,
+                                       attempts=attempts, backoff=backoff, refusal=tron_refusal,
+                                       headers={"TRON-PRO-API-KEY": api_key} if api_key else None)
+        self.urls = [e.url for e in self.transport.endpoints]
         self.gate = asyncio.Semaphore(concurrency)
-        self.calls_sent = 0
-        self.cooldown: dict[str, float] = {}
+        self.heads = HeadMemo(chain.block_time_seconds)
+
+    @property
+    def calls_sent(self) -> int:
+        return self.transport.calls_sent
 
     async def probe(self) -> bool:
         try:
             await self._post("/wallet/getnowblock", {})
-        except ChainUnavailable:
+        except (ChainUnavailable, RpcError):
             return False
         return True
 
+    async def head(self) -> int:
+        """The chain's head, one cheap call at most per block time."""
+        return await self.heads.get(self._fetch_head)
+
+    async def _fetch_head(self) -> int:
+        now_block = await self._post("/wallet/getnowblock", {})
+        return int(((now_block.get("block_header") or {}).get("raw_data") or {}).get("number") or 0)
+
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
-        now_block = await self._post("/wallet/getnowblock", {})
-        head = int(((now_block.get("block_header") or {}).get("raw_data") or {}).get("number") or 0)
+        head = await self._fetch_head()
+        best = self.heads.best()
+        self.heads.note(head)
         facts = await asyncio.gather(*(self._facts(h, head) for h in tx_hashes))
-        return [tron_status(self.chain, f, checked_at) for f in facts]
+        results = [tron_status(self.chain, f, checked_at) for f in facts]
+        gone = [i for i, r in enumerate(results) if r["status"] == "not_found"]
+        if gone:
+            known = await self._cache_blocks([tx_hashes[i] for i in gone])
+            for i, cached_block in zip(gone, known, strict=True):
+                block = max((b for b in (best, cached_block) if b is not None), default=None)
+                if block is not None and head < block:
+                    # The node answering is behind where we know the chain is: its "no such tx" says nothing.
+                    behind = block - head
+                    results[i] = {**results[i], "status": "unknown",
+                                  "retry_after": min(max(math.ceil(behind * self.chain.block_time_seconds), 2), 120),
+                                  "lagging": {"node_head": head, "block_in_question": block}}
+        return results
+
+    async def _cache_blocks(self, tx_hashes: list[str]) -> list[int | None]:
+        if self.cache is None:
+            return [None] * len(tx_hashes)
+        found = await self.cache.get_many(self.chain.key, tx_hashes)
+        return [int(f["block_number"]) if f and f.get("block_number") is not None else None for f in found]
 
     async def _facts(self, tx_hash: str, head: int) -> TronFacts:
         async with self.gate:
@@ -190,47 +234,5 @@ class TronClient:
         return TronFacts(tx_hash=tx_hash, head=head, tx=tx, info=info, solid=solid)
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        last = "no endpoint tried"
-        retry_after = 30
-        now = time.monotonic()
-        ordered = sorted(self.urls, key=lambda u: self.cooldown.get(u, 0.0) > now)
-        for url in ordered:
-            for attempt in range(self.attempts):
-                try:
-                    self.calls_sent += 1
-                    resp = await self.http.post(url + path, content=orjson.dumps(payload), headers=self.headers)
-                except httpx.TimeoutException:
-                    last = "timeout"
-                except httpx.HTTPError as exc:
-                    last = f"connection failed: {type(exc).__name__}"
-                else:
-                    if resp.status_code == 429 or resp.status_code >= 500:
-                        last = f"HTTP {resp.status_code}"
-                        header = resp.headers.get("retry-after")
-                        if header and header.isdigit():
-                            retry_after = max(retry_after, int(header))
-                    elif resp.status_code >= 400:
-                        last = f"HTTP {resp.status_code}"
-                    else:
-                        try:
-                            data = orjson.loads(resp.content)
-                        except orjson.JSONDecodeError:
-                            last = "answer is not JSON"
-                        else:
-                            if isinstance(data, dict) and "Error" in data:
-                                # TRON reports many errors with HTTP 200 and an Error field.
-                                message = str(data["Error"])
-                                if "frequency" in message.lower() or "limit" in message.lower():
-                                    last = f"rate limited: {message}"
-                                else:
-                                    raise RpcError(0, message)
-                            elif isinstance(data, dict):
-                                self.cooldown.pop(url, None)
-                                return data
-                            else:
-                                last = "unexpected answer shape"
-                if attempt + 1 < self.attempts:
-                    await asyncio.sleep(self.backoff * (2 ** attempt))
-            self.cooldown[url] = time.monotonic() + 15
-        error = RateLimited if ("429" in last or "rate" in last) else ChainUnavailable
-        raise error(f"no tron endpoint answered ({last})", retry_after=retry_after)
+        answer: dict[str, Any] = await self.transport.post(path, payload)
+        return answer
