@@ -83,4 +83,5 @@ def ticket_public(ticket: Ticket, messages: Sequence[TicketMessage],
         tx={"chain": ticket.tx_chain, "tx_hash": ticket.tx_hash} if ticket.tx_hash else None,
         payment_check=ticket.payment_check, missing_information=ticket.missing_information, details=ticket.details,
         diagnosis=diagnosis, messages=[schemas.MessagePublic.model_validate(m) for m in messages],
+        suggested_articles=(ticket.details or {}).get("suggested_articles") or [],
         created_at=ticket.created_at, updated_at=ticket.updated_at)

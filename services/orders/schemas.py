@@ -437,6 +437,7 @@ class TicketDetails(StrictBody):
     tracking_number: str | None = Field(default=None, max_length=64)
     device_model: str | None = Field(default=None, max_length=120)
     account_email: str | None = Field(default=None, max_length=254)
+    problem_kind: Literal["fault", "usage", "software"] | None = Field(default=None, description="tech_support")
 
 
 class TicketCreate(StrictBody):
@@ -492,6 +493,7 @@ class TicketPublic(ApiModel):
     details: dict[str, Any] | None
     diagnosis: DiagnosisPublic | None
     messages: list[MessagePublic]
+    suggested_articles: list[dict[str, Any]] = Field(default_factory=list, description="top three help articles")
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.orders.channels import outbox
+from services.orders.channels import help, outbox
 from services.orders.channels import repository as repo
 from services.orders.models import Shipment, Ticket, TicketMessage
 
@@ -17,6 +17,11 @@ def ticket_data(ticket: Ticket) -> dict[str, Any]:
 
 
 async def ticket_created(session: AsyncSession, ticket: Ticket) -> None:
+    """A new ticket carries its top three help articles, and the shop hears of it."""
+    words = " ".join(filter(None, [ticket.description, (ticket.details or {}).get("product"),
+                                   (ticket.details or {}).get("device_model")]))
+    ticket.details = {**(ticket.details or {}), "suggested_articles": help.suggestions(words, lang=ticket.lang)}
+    await session.flush()
     await outbox.emit(session, type="ticket.created", order_id=ticket.order_id, data=ticket_data(ticket))
 
 

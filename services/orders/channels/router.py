@@ -14,7 +14,7 @@ from services.common.errors import problem_response, responses
 from services.common.i18n import pick_language
 from services.orders import repository as orders_repo
 from services.orders import service as orders_service
-from services.orders.channels import accounts, presenters, schemas
+from services.orders.channels import accounts, help_service, presenters, schemas
 from services.orders.channels import repository as repo
 from services.orders.channels import service as channels_service
 from services.orders.channels.attachments import read as read_file
@@ -179,3 +179,38 @@ async def confirm_change(token: Annotated[str, Query(min_length=10, max_length=4
                                                   extra={"change_id": view.change.id, "change_status": "expired"}),
                                 request)
     return _change_public(view)
+
+
+# Help center ----------------------------------------------------------------------------------------------
+
+@router.get("/help/articles", response_model=schemas.ArticleList, tags=["help"])
+async def search_articles(session: SessionDep, principal: AnyRole,
+                          q: Annotated[str, Query(max_length=200)] = "",
+                          lang: Annotated[str | None, Query(pattern=r"^(zh-CN|en)$")] = None,
+                          limit: Annotated[int, Query(ge=1, le=20)] = 10,
+                          accept_language: AcceptLanguage = None) -> schemas.ArticleList:
+    """Search the help center (Chinese is segmented into words), best match first."""
+    return await help_service.search_articles(session, query=q, lang=lang or pick_language(accept_language),
+                                              limit=limit)
+
+
+@router.get("/help/articles/{article_id}", response_model=schemas.ArticlePublic, responses=responses(404),
+            tags=["help"])
+async def get_article(article_id: str, session: SessionDep, principal: AnyRole,
+                      lang: Annotated[str | None, Query(pattern=r"^(zh-CN|en)$")] = None,
+                      accept_language: AcceptLanguage = None) -> schemas.ArticlePublic:
+    """One article with its body and how many tickets it resolved."""
+    return await help_service.get_article(session, article_id=article_id,
+                                          lang=lang or pick_language(accept_language))
+
+
+@router.post("/help/articles/{article_id}/resolutions", response_model=schemas.ArticlePublic,
+             status_code=status.HTTP_201_CREATED, responses=responses(404, 409), tags=["help"])
+async def article_resolved(article_id: str, body: schemas.ResolutionCreate, session: SessionDep,
+                           principal: AnyRole) -> schemas.ArticlePublic:
+    """This article resolved that ticket: counted once per ticket, and the ticket moves to resolved."""
+    ticket = orders_service.ensure_ticket_visible(await orders_repo.ticket_by_id(session, body.ticket_id,
+                                                                                 for_update=True),
+                                                  principal, body.ticket_id)
+    return await help_service.record_resolution(session, article_id=article_id, ticket=ticket,
+                                                author="customer" if principal.is_customer else "agent")
