@@ -67,6 +67,10 @@ def build_app(which: Which | None, settings: Settings) -> FastAPI:
                          embedded=True)
 
 
+# On SIGTERM a server stops taking requests and gives those under way this long before it exits.
+SHUTDOWN_SECONDS = 5
+
+
 @app.command()
 def serve(which: Which | None = typer.Argument(None, help="orders or wallet; both in one process when omitted"),
           host: str = typer.Option("127.0.0.1", envvar="HOST"),
@@ -77,7 +81,8 @@ def serve(which: Which | None = typer.Argument(None, help="orders or wallet; bot
     if which is not Which.wallet and settings.should_migrate_on_start:
         run_migrations(settings)
     port = port or (8001 if which is Which.wallet else 8000)
-    uvicorn.run(build_app(which, settings), host=host, port=port, log_config=None, proxy_headers=True)
+    uvicorn.run(build_app(which, settings), host=host, port=port, log_config=None, proxy_headers=True,
+                timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 
 @app.command()

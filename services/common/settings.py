@@ -7,6 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -118,11 +119,15 @@ class Settings(BaseSettings):
 
     @staticmethod
     def per_chain(prefix: str) -> dict[str, str]:
-        """Variables such as RPC_URLS_ETH or MERCHANT_ADDRESS_TRON, keyed by lower-case chain name."""
+        """Variables such as RPC_URLS_ETH or MERCHANT_ADDRESS_TRON, keyed by lower-case chain name: from .env
+        like every other setting, the process environment taking precedence (an empty value is no value)."""
         found: dict[str, str] = {}
-        for name, value in os.environ.items():
-            if name.upper().startswith(prefix) and value.strip():
-                found[name[len(prefix) :].lower()] = value.strip()
+        env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
+        dotenv = dotenv_values(env_file) if env_file.is_file() else {}
+        for source in (dotenv, os.environ):
+            for name, value in source.items():
+                if name.upper().startswith(prefix) and value and value.strip():
+                    found[name[len(prefix) :].lower()] = value.strip()
         return found
 
 

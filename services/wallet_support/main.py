@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None, *, keyring: KeyRing | None = No
                chains: dict[str, ChainConfig] | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    chains = chains if chains is not None else load_chains(settings.chains_file)
+    # RPC_URLS_<CHAIN> from .env too (the process environment wins), like every other setting.
+    chains = chains if chains is not None else load_chains(
+        settings.chains_file, {f"RPC_URLS_{k.upper()}": v for k, v in settings.per_chain("RPC_URLS_").items()})
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.rpc_timeout_seconds, connect=3.0),
                              limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
     cache = ResultCache(redis_url=settings.redis_url)

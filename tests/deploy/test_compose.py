@@ -113,10 +113,19 @@ class TestDockerfile:
         text = (ROOT / "Dockerfile").read_text()
         assert text.count("FROM ") == 2 and "AS build" in text
         assert "USER 10001" in text and "HEALTHCHECK" in text
-        assert "requirements.lock" in text and "build-essential" not in text.split("FROM python:3.11-slim-bookworm\n")[-1]
+        final_stage = text.rsplit("\nFROM ", 1)[-1]
+        assert "requirements.lock" in text and "build-essential" not in final_stage
         services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
         images = {services[s].get("image") for s in APP_SERVICES}
         assert images == {"order-support:latest"}
+
+    def test_compose_level_healthchecks_for_the_servers(self) -> None:
+        # OCI-format builders (podman's default) drop the image's HEALTHCHECK; `service_healthy` needs these.
+        services = load(OPERATOR_ENV)["services"]
+        for name in ("orders", "wallet-support"):
+            check = services[name].get("healthcheck") or {}
+            assert check.get("test") == ["CMD", "order-support", "healthcheck"], name
+            assert not check.get("disable")
 
 
 # -- the smoke run ----------------------------------------------------------------------------------------
