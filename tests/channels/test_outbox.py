@@ -110,3 +110,17 @@ class TestLeaseAndFencing:
             stale = await repo.record_outcome(session, item_id=item.id or 0, lease=1, state="sent", now=now)
             current = await repo.record_outcome(session, item_id=item.id or 0, lease=2, state="sent", now=now)
         assert (stale, current) == (False, True)
+
+
+class TestWorkerHook:
+    async def test_the_worker_pass_sends_the_outbox(self, app: FastAPI, settings: Settings, smtp_inbox: Inbox,
+                                                    unique: str) -> None:
+        from services.orders.worker import PASS_HOOKS, Worker
+
+        assert outbox.run_outbox_once in PASS_HOOKS
+        to = f"worker-{unique.lower()}@example.com"
+        await queue(app, to)
+        worker = Worker(sessionmaker=app.state.sessionmaker, wallet=None, settings=with_smtp(settings, smtp_inbox),
+                        merchant_addresses={}, worker_id="w-hook")
+        await worker.run_once()
+        assert len(smtp_inbox.to(to)) == 1

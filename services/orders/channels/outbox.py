@@ -84,21 +84,30 @@ async def fan_out(session: AsyncSession, *, endpoints: list[webhooks.Endpoint], 
     return len(items)
 
 
-async def run_outbox_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *,
-                          now: datetime | None = None, worker_id: str, limit: int = 50,
+async def run_outbox_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
+                          now: datetime | None = None, worker_id: str = "outbox", *, limit: int = 50,
                           smtp: mail.SmtpTransport | None = None,
                           http: httpx.AsyncClient | None = None) -> int:
     """One pass of the outbox: fan events out, claim due items, send each, record each. Returns items tried.
 
-    E-mail waits in the outbox while SMTP_URL is unset (queued, not sent); events wait for WEBHOOK_ENDPOINTS."""
+    E-mail waits in the outbox while SMTP_URL is unset (queued, not sent). Events with no WEBHOOK_ENDPOINTS are
+    marked skipped; with a malformed WEBHOOK_ENDPOINTS or SMTP_URL that channel waits (and says why in the log)."""
     now = now or utcnow()
-    endpoints = webhooks.parse_endpoints(settings.webhook_endpoints)
-    async with sessionmaker() as session, session.begin():
-        await fan_out(session, endpoints=endpoints, now=now)
-    kinds = ["webhook"] if endpoints else []
+    kinds: list[str] = []
+    try:
+        endpoints = webhooks.parse_endpoints(settings.webhook_endpoints)
+    except ValueError as exc:
+        log.error("WEBHOOK_ENDPOINTS is malformed; events wait in the outbox", extra={"error": str(exc)})
+    else:
+        async with sessionmaker() as session, session.begin():
+            await fan_out(session, endpoints=endpoints, now=now)
+        kinds += ["webhook"] if endpoints else []
     if settings.smtp_url and settings.mail_from:
-        kinds.append("email")
-        smtp = smtp or mail.SmtpTransport(mail.parse_smtp_url(settings.smtp_url))
+        try:
+            smtp = smtp or mail.SmtpTransport(mail.parse_smtp_url(settings.smtp_url))
+            kinds.append("email")
+        except mail.MailConfigError as exc:
+            log.error("SMTP_URL is malformed; e-mail waits in the outbox", extra={"error": str(exc)})
     if not kinds:
         return 0
     async with sessionmaker() as session, session.begin():
@@ -106,7 +115,8 @@ async def run_outbox_once(sessionmaker: async_sessionmaker[AsyncSession], settin
                                  limit=limit)
     if not items:
         return 0
-    secrets = {e.url: e.secret for e in endpoints}
+    secrets = {e.url: e.secret for e in webhooks.parse_endpoints(settings.webhook_endpoints)} if "webhook" in kinds \
+        else {}
     async with sessionmaker() as session:
         events = await repo.events_by_id(session, [i.event_id for i in items if i.event_id])
     own_client = http is None
@@ -170,3 +180,11 @@ async def _record(sessionmaker: async_sessionmaker[AsyncSession], item: OutboxIt
     if not ok:
         log.info("outbox send failed; retrying later", extra={"outbox_id": item.id, "kind": item.kind,
                                                               "error": error, "state": state})
+
+
+def register_worker_hook() -> None:
+    """Run the outbox once per worker pass (services/orders/worker.py calls its PASS_HOOKS after the jobs)."""
+    from services.orders import worker
+
+    if run_outbox_once not in worker.PASS_HOOKS:
+        worker.PASS_HOOKS.append(run_outbox_once)

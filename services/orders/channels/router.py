@@ -14,13 +14,14 @@ from services.common.errors import problem_response, responses
 from services.common.i18n import pick_language
 from services.orders import repository as orders_repo
 from services.orders import service as orders_service
-from services.orders.channels import accounts, help_service, presenters, schemas
+from services.orders.channels import accounts, help_service, outbox, presenters, schemas
 from services.orders.channels import repository as repo
 from services.orders.channels import service as channels_service
 from services.orders.channels.attachments import read as read_file
 from services.orders.channels.errors import ChangeLinkInvalid, UnsupportedMediaType
 
 router = APIRouter(prefix="/v1")
+outbox.register_worker_hook()  # every process that serves these routes or runs the worker sends the outbox
 ServiceOnly = Annotated[Principal, require("service")]
 AgentOnly = Annotated[Principal, require("agent")]
 AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language")]
