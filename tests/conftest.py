@@ -18,7 +18,8 @@ from services.cli import run_migrations
 from services.common.settings import Settings
 
 # No test may reach a public RPC endpoint: chains without a test node point at a closed local port.
-for _chain in ("ETH", "BSC", "POLYGON", "TRON"):
+for _chain in ("ETH", "BSC", "POLYGON", "TRON", "OKTC", "XLAYER", "ARBITRUM", "BASE", "OPTIMISM", "BTC", "SOLANA",
+               "APTOS", "DOT", "KSM", "EOS"):
     os.environ.setdefault(f"RPC_URLS_{_chain}", "http://127.0.0.1:9")
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")

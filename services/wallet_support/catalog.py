@@ -220,12 +220,300 @@ ZH: dict[str, Any] = {
                        "None": "—"},
 }
 
+# Each family's own causes and fixes: "<family>.<key>" is said instead of "<key>" on that family's chains.
+EN_FAMILIES: dict[str, dict[str, Any]] = {
+    "verdict": {
+        "bitcoin.dropped": "The transaction left the mempool without confirming and its inputs are still unspent, so "
+                           "nothing was paid.",
+        "bitcoin.replaced": "Its inputs were spent by another transaction instead; this one will never confirm.",
+        "solana.dropped": "The transaction never landed and its blockhash has expired: it can no longer be processed, "
+                          "so nothing was paid.",
+        "aptos.dropped": "The transaction expired without being committed, so nothing was paid.",
+        "antelope.failed": "The transaction was rejected ({failure}); it is in no block and no {token} moved.",
+    },
+    "check": {
+        "fee_rate": "Fee rate {fee_rate} sat/vB; about {fee_rate_needed} sat/vB confirms within {fee_target_blocks} "
+                    "blocks, {fee_rate_next_block} sat/vB in the next one",
+        "rbf": "Signals replace-by-fee (RBF): {rbf}",
+        "commitment": "Commitment level: {commitment}",
+        "memo": "Memo: \"{memo}\"",
+        "existential_deposit": "Existential deposit on {chain}: {existential_deposit} {native}",
+        "ata": "Associated token account of {address} for {contract}: {ata} ({ata_state})",
+    },
+    "answer": {
+        "native_received": "This transaction sent {amount} {native} to {address} on {chain} ({status}).",
+        "bitcoin.pending.fee_too_low.rbf": "Your transfer is waiting because its fee rate ({fee_rate} sat/vB) is below "
+                                           "what blocks take now: about {fee_rate_needed} sat/vB to confirm within "
+                                           "{fee_target_blocks} blocks ({fee_rate_next_block} sat/vB for the next "
+                                           "one). It signals RBF, so you can raise its fee.",
+        "bitcoin.pending.fee_too_low.cpfp": "Your transfer is waiting because its fee rate ({fee_rate} sat/vB) is "
+                                            "below what blocks take now: about {fee_rate_needed} sat/vB to confirm "
+                                            "within {fee_target_blocks} blocks ({fee_rate_next_block} sat/vB for the "
+                                            "next one). It does not signal RBF, so its fee cannot be replaced; it can "
+                                            "be pulled through with CPFP.",
+        "bitcoin.pending.in_mempool": "Your transfer is in the mempool paying {fee_rate} sat/vB, enough for the next "
+                                      "{fee_target_blocks} blocks (about {fee_rate_needed} sat/vB): it should confirm "
+                                      "soon.",
+        "bitcoin.confirmed": "It is not stuck: it is in block {block_number} with {confirmations} of "
+                             "{required_confirmations} confirmations (about 10 minutes each).",
+        "bitcoin.dropped": "Your transfer left the mempool without confirming and its inputs are still unspent: "
+                           "nothing was sent.",
+        "bitcoin.replaced": "Your transfer was replaced: its inputs are now spent by {replaced_by} (a {kind}); check "
+                            "that transaction instead.",
+        "bitcoin.not_found": "The Bitcoin network has no transaction with this id: it was not broadcast, it was purged "
+                             "from the mempool, or it is on another network.",
+        "solana.pending.in_mempool": "Your transfer was processed by a leader but the cluster has not confirmed it "
+                                     "yet: within seconds it confirms, or it is dropped.",
+        "solana.confirmed": "It is not stuck: it is confirmed by a supermajority in slot {block_number} and becomes "
+                            "finalized in about 13 seconds.",
+        "solana.finalized": "It is complete: finalized in slot {block_number}.",
+        "solana.dropped": "Your transfer never landed and its blockhash has expired (a transaction is valid for about "
+                          "150 blocks, a minute or so): it can no longer be processed. Nothing was sent: re-send it.",
+        "solana.not_found": "The Solana cluster has no record of this signature. A transaction that does not land "
+                            "within about a minute of signing expires with its blockhash and never will: if that long "
+                            "has passed, re-send it.",
+        "solana.failed.insufficient_balance": "The transaction failed: {message}. The network fee ({fee} SOL) was "
+                                              "still charged; nothing else moved.",
+        "solana.failed.reverted": "The program rejected the transaction: {message}. The network fee ({fee} SOL) was "
+                                  "still charged; nothing else moved.",
+        "solana.failed.other": "The transaction failed: {message}. The network fee ({fee} SOL) was still charged.",
+        "solana.token_received.ata": "This transaction sent {amount} {token} to {address}: they are in your associated "
+                                     "token account {ata} for the mint {contract}. Wallets show a token once it is "
+                                     "added: add it by its mint address {contract}.",
+        "solana.token_received.other_account": "This transaction sent {amount} {token} owned by {address}, into the "
+                                               "token account {token_account}, which is not your associated token "
+                                               "account ({ata}, {ata_state}). Wallets list the associated account; "
+                                               "the tokens are there, in the other account.",
+        "aptos.pending.in_mempool": "Your transfer is in the mempool waiting to be committed; if it is not committed "
+                                    "before it expires, nothing is sent.",
+        "aptos.finalized": "It is complete: committed at version {block_number}. On Aptos a committed transaction is "
+                           "final.",
+        "aptos.confirmed": "It is complete: committed at version {block_number}. On Aptos a committed transaction is "
+                           "final.",
+        "aptos.dropped": "Your transfer expired without being committed: nothing was sent.",
+        "aptos.failed.insufficient_balance": "The transaction was committed but aborted: {message}. The balance was not "
+                                             "enough. The gas fee ({fee} APT) was charged; nothing else moved.",
+        "aptos.failed.reverted": "The transaction was committed but the Move code aborted it: {message}. The gas fee "
+                                 "({fee} APT) was charged; nothing else moved.",
+        "aptos.failed.out_of_gas": "The transaction ran out of gas ({message}). The gas fee ({fee} APT) was charged; "
+                                   "nothing else moved.",
+        "aptos.failed.other": "The transaction was committed but failed: {message}. The gas fee ({fee} APT) was "
+                              "charged.",
+        "substrate.failed.insufficient_balance": "The extrinsic is in block {block_number} but failed: {message}. The "
+                                                 "fee ({fee} {native}) was paid; nothing was transferred. An account "
+                                                 "must also keep the existential deposit ({existential_deposit} "
+                                                 "{native}) unless it is emptied completely.",
+        "substrate.failed.other": "The extrinsic is in block {block_number} but failed: {message}. The fee ({fee} "
+                                  "{native}) was paid; nothing was transferred.",
+        "substrate.finalized": "It is complete: block {block_number}, finalized.",
+        "substrate.confirmed": "It is in block {block_number} and will be finalized within a minute or so.",
+        "substrate.native_received": "This transaction sent {amount} {native} to {address} on {chain} ({status}). "
+                                     "{native} is the chain's own balance, shown without adding any token. An account "
+                                     "holding less than the existential deposit ({existential_deposit} {native}) is "
+                                     "reaped: its balance is removed, so a transfer that would leave less than that "
+                                     "to a new account fails.",
+        "antelope.failed.out_of_resources": "The transaction was rejected for lack of {resource}: {message}. On EOS an "
+                                            "account needs CPU, NET and RAM; it is in no block, nothing was sent.",
+        "antelope.failed.reverted": "The contract rejected the transfer: {message}. It is in no block; nothing was sent.",
+        "antelope.failed.insufficient_balance": "The transfer was rejected: {message}. Nothing was sent.",
+        "antelope.confirmed": "It is not stuck: it is in block {block_number} and becomes irreversible within about "
+                              "three minutes.",
+        "antelope.finalized": "It is complete: block {block_number}, irreversible.",
+        "credited_memo_missing": "This transaction sent {sent} to {to} without a memo, and {to} credits deposits by "
+                                 "memo: it cannot tell whose deposit this is, so it is not credited.",
+    },
+    "steps": {
+        "bitcoin.pending.fee_too_low.rbf": ["Speed it up with RBF: your wallet re-sends it with the same inputs at a "
+                                            "higher fee, at least {rbf_fee} BTC in total ({fee_rate_needed} sat/vB).",
+                                            "Or wait for fees to drop; it stays valid while it is in the mempool."],
+        "bitcoin.pending.fee_too_low.cpfp": ["Speed it up with CPFP (child pays for parent): the recipient, or you from "
+                                             "your change, spends its output in a new transaction paying about "
+                                             "{cpfp_child_fee} BTC, so that both together reach {fee_rate_needed} "
+                                             "sat/vB.",
+                                             "Or wait for fees to drop; it stays valid while it is in the mempool."],
+        "bitcoin.pending.in_mempool": ["Wait for the next blocks (about 10 minutes each)."],
+        "bitcoin.confirmed": ["Wait for {remaining} more confirmations; no action is needed."],
+        "bitcoin.dropped": ["Send it again, with a fee rate that fits the current estimates."],
+        "bitcoin.not_found": ["Check the transaction id and the network; if your wallet shows it as unconfirmed for "
+                              "long, re-broadcast it or send again."],
+        "solana.pending.in_mempool": ["Ask again in a few seconds."],
+        "solana.confirmed": ["No action is needed."],
+        "solana.dropped": ["Re-send it: your wallet signs it again with a fresh blockhash.",
+                           "When the network is busy, add a priority fee so that it lands."],
+        "solana.not_found": ["Check the signature and the network.",
+                             "If more than a minute has passed since you sent it, re-send it."],
+        "solana.failed.insufficient_balance": ["Keep enough SOL for fees and rent (a new token account needs about "
+                                               "0.00203928 SOL), top up the balance, then send again."],
+        "solana.failed.reverted": ["If it was a swap, raise the slippage tolerance or try again when the price is "
+                                   "steadier.",
+                                   "Otherwise contact the app's support with the signature."],
+        "solana.failed.other": ["Contact support with the signature."],
+        "solana.token_received.ata": ["Add the token by its mint {contract} in your wallet."],
+        "solana.token_received.other_account": ["Ask the sender to send to your wallet address (its associated token "
+                                                "account), or move the tokens from {token_account} to it."],
+        "aptos.pending.in_mempool": ["Wait a few seconds and ask again."],
+        "aptos.dropped": ["Send it again; nothing left your account."],
+        "aptos.finalized": ["No action is needed."],
+        "aptos.confirmed": ["No action is needed."],
+        "aptos.failed.insufficient_balance": ["Add funds (and APT for gas) to the sending account, then send again."],
+        "aptos.failed.reverted": ["Check the amount and the recipient; if the abort comes from an app's module, contact "
+                                  "that app with the hash."],
+        "aptos.failed.out_of_gas": ["Send it again with a higher maximum gas amount."],
+        "aptos.failed.other": ["Contact support with the hash."],
+        "substrate.failed.insufficient_balance": ["Keep more than the fee and the existential deposit in the sending "
+                                                  "account, or send the whole balance with transfer_all."],
+        "substrate.failed.other": ["If the error names a limit, follow it; otherwise contact support with the hash."],
+        "substrate.finalized": ["No action is needed."],
+        "substrate.confirmed": ["Wait for finalization; no action is needed."],
+        "substrate.native_received": ["If the recipient is a new account, send at least the existential deposit."],
+        "antelope.failed.out_of_resources": ["Stake or rent CPU and NET for the sending account (e.g. PowerUp), or buy "
+                                             "RAM, then send again."],
+        "antelope.failed.reverted": ["Do what the contract's message asks (often the memo's format), then send again."],
+        "antelope.failed.insufficient_balance": ["Add funds to the sending account, then send again."],
+        "antelope.confirmed": ["No action is needed; it becomes irreversible in a few minutes."],
+        "antelope.finalized": ["No action is needed."],
+        "credited_memo_missing": ["Contact {to}'s support with this transaction id and your account or deposit memo; "
+                                  "they can credit it by hand."],
+    },
+}
+
+ZH_FAMILIES: dict[str, dict[str, Any]] = {
+    "verdict": {
+        "bitcoin.dropped": "该交易未确认就离开了内存池，其输入仍未花费，因此没有付款。",
+        "bitcoin.replaced": "其输入已被另一笔交易花费，这笔交易永远不会确认。",
+        "solana.dropped": "该交易从未上链，且其 blockhash 已过期，不可能再被处理，因此没有付款。",
+        "aptos.dropped": "该交易在过期前未被提交，因此没有付款。",
+        "antelope.failed": "该交易被拒绝（{failure}），不在任何区块中，没有 {token} 转出。",
+    },
+    "check": {
+        "fee_rate": "费率 {fee_rate} sat/vB；约 {fee_rate_needed} sat/vB 可在 {fee_target_blocks} 个区块内确认，下一个区块需 "
+                    "{fee_rate_next_block} sat/vB",
+        "rbf": "是否标记 RBF（手续费替换）：{rbf}",
+        "commitment": "确认级别：{commitment}",
+        "memo": "备注（memo）：\"{memo}\"",
+        "existential_deposit": "{chain} 的存在性押金（最低余额）：{existential_deposit} {native}",
+        "ata": "{address} 在 {contract} 的关联代币账户：{ata}（{ata_state}）",
+    },
+    "answer": {
+        "native_received": "该交易在 {chain} 上向 {address} 转入了 {amount} {native}（{status}）。",
+        "bitcoin.pending.fee_too_low.rbf": "您的转账在等待，因为其费率（{fee_rate} sat/vB）低于当前区块接受的费率：约需 "
+                                           "{fee_rate_needed} sat/vB 才能在 {fee_target_blocks} 个区块内确认（下一个区块需 "
+                                           "{fee_rate_next_block} sat/vB）。该交易标记了 RBF，可以提高手续费。",
+        "bitcoin.pending.fee_too_low.cpfp": "您的转账在等待，因为其费率（{fee_rate} sat/vB）低于当前区块接受的费率：约需 "
+                                            "{fee_rate_needed} sat/vB 才能在 {fee_target_blocks} 个区块内确认（下一个区块需 "
+                                            "{fee_rate_next_block} sat/vB）。该交易没有标记 RBF，无法替换手续费，但可以用 "
+                                            "CPFP 加速。",
+        "bitcoin.pending.in_mempool": "您的转账在内存池中，费率 {fee_rate} sat/vB，足够在 {fee_target_blocks} 个区块内确认"
+                                      "（约需 {fee_rate_needed} sat/vB），很快会确认。",
+        "bitcoin.confirmed": "交易没有卡住：已在区块 {block_number}，确认数 {confirmations}/{required_confirmations}"
+                             "（每个确认约 10 分钟）。",
+        "bitcoin.dropped": "您的转账未确认就离开了内存池，其输入仍未花费：没有发出任何资产。",
+        "bitcoin.replaced": "您的转账已被替换：其输入已被 {replaced_by}（{kind}）花费；请查看那笔交易。",
+        "bitcoin.not_found": "比特币网络上没有这个交易 ID：可能未广播、已被内存池清除，或在其他网络上。",
+        "solana.pending.in_mempool": "您的转账已被出块节点处理，但集群尚未确认：几秒内会确认或被丢弃。",
+        "solana.confirmed": "交易没有卡住：已在 slot {block_number} 获得绝大多数确认，约 13 秒后最终确认。",
+        "solana.finalized": "交易已完成：在 slot {block_number} 最终确认。",
+        "solana.dropped": "您的转账从未上链，且其 blockhash 已过期（交易约 150 个区块、一分钟左右内有效）：不可能再被处理。"
+                          "没有发出任何资产：请重新发送。",
+        "solana.not_found": "Solana 集群上没有这个签名的记录。签名后约一分钟内未上链的交易会随 blockhash 过期，永远不会上链："
+                            "如已超过这个时间，请重新发送。",
+        "solana.failed.insufficient_balance": "交易失败：{message}。网络手续费（{fee} SOL）仍被扣除；其他资产没有转出。",
+        "solana.failed.reverted": "程序拒绝了该交易：{message}。网络手续费（{fee} SOL）仍被扣除；其他资产没有转出。",
+        "solana.failed.other": "交易失败：{message}。网络手续费（{fee} SOL）仍被扣除。",
+        "solana.token_received.ata": "该交易向 {address} 转入了 {amount} {token}：代币在您 mint {contract} 的关联代币账户 "
+                                     "{ata} 中。钱包需添加代币后才会显示：请用 mint 地址 {contract} 添加。",
+        "solana.token_received.other_account": "该交易转入了 {amount} {token}（所有者 {address}），存入代币账户 "
+                                               "{token_account}，这不是您的关联代币账户（{ata}，{ata_state}）。钱包只显示"
+                                               "关联账户；代币在另一个账户中。",
+        "aptos.pending.in_mempool": "您的转账在内存池中等待提交；如在过期前未提交，则不会发出任何资产。",
+        "aptos.finalized": "交易已完成：已在版本 {block_number} 提交。Aptos 上已提交的交易即为最终确认。",
+        "aptos.confirmed": "交易已完成：已在版本 {block_number} 提交。Aptos 上已提交的交易即为最终确认。",
+        "aptos.dropped": "您的转账在提交前已过期：没有发出任何资产。",
+        "aptos.failed.insufficient_balance": "交易已提交但被中止：{message}。余额不足。Gas 费（{fee} APT）已扣除；其他资产没有转出。",
+        "aptos.failed.reverted": "交易已提交但被 Move 代码中止：{message}。Gas 费（{fee} APT）已扣除；其他资产没有转出。",
+        "aptos.failed.out_of_gas": "交易 gas 耗尽（{message}）。Gas 费（{fee} APT）已扣除；其他资产没有转出。",
+        "aptos.failed.other": "交易已提交但执行失败：{message}。Gas 费（{fee} APT）已扣除。",
+        "substrate.failed.insufficient_balance": "该交易已在区块 {block_number} 中但执行失败：{message}。手续费（{fee} "
+                                                 "{native}）已支付，没有转出资产。账户还必须保留存在性押金（{existential_deposit} "
+                                                 "{native}），除非全部转出。",
+        "substrate.failed.other": "该交易已在区块 {block_number} 中但执行失败：{message}。手续费（{fee} {native}）已支付，没有转出资产。",
+        "substrate.finalized": "交易已完成：区块 {block_number}，已最终确认。",
+        "substrate.confirmed": "交易已在区块 {block_number} 中，约一分钟内最终确认。",
+        "substrate.native_received": "该交易在 {chain} 上向 {address} 转入了 {amount} {native}（{status}）。{native} 是链的原生"
+                                     "余额，无需添加代币即可显示。余额低于存在性押金（{existential_deposit} {native}）的账户会"
+                                     "被清除（reaped），余额随之消失，因此向新账户转入低于该数额的转账会失败。",
+        "antelope.failed.out_of_resources": "该交易因 {resource} 资源不足被拒绝：{message}。EOS 账户需要 CPU、NET 和 RAM；"
+                                            "该交易不在任何区块中，没有发出任何资产。",
+        "antelope.failed.reverted": "合约拒绝了这笔转账：{message}。该交易不在任何区块中，没有发出任何资产。",
+        "antelope.failed.insufficient_balance": "转账被拒绝：{message}。没有发出任何资产。",
+        "antelope.confirmed": "交易没有卡住：已在区块 {block_number}，约三分钟内成为不可逆。",
+        "antelope.finalized": "交易已完成：区块 {block_number}，已不可逆。",
+        "credited_memo_missing": "该交易向 {to} 转入了 {sent}，但没有填写备注（memo），而 {to} 按备注识别充值："
+                                 "无法确定这笔充值属于谁，因此没有入账。",
+    },
+    "steps": {
+        "bitcoin.pending.fee_too_low.rbf": ["用 RBF 加速：钱包用相同输入、更高手续费重新发送，总手续费至少 {rbf_fee} BTC"
+                                            "（{fee_rate_needed} sat/vB）。",
+                                            "或等待手续费回落；交易在内存池中期间一直有效。"],
+        "bitcoin.pending.fee_too_low.cpfp": ["用 CPFP（子交易为父交易付费）加速：收款方（或您用找零输出）花费它的输出，"
+                                             "新交易支付约 {cpfp_child_fee} BTC，使两笔合计达到 {fee_rate_needed} sat/vB。",
+                                             "或等待手续费回落；交易在内存池中期间一直有效。"],
+        "bitcoin.pending.in_mempool": ["请等待接下来的区块（每个约 10 分钟）。"],
+        "bitcoin.confirmed": ["再等待 {remaining} 个确认即可，无需操作。"],
+        "bitcoin.dropped": ["请按当前费率重新发送。"],
+        "bitcoin.not_found": ["请检查交易 ID 和网络；如钱包长时间显示未确认，请重新广播或重新发送。"],
+        "solana.pending.in_mempool": ["请几秒后再查询。"],
+        "solana.confirmed": ["无需操作。"],
+        "solana.dropped": ["请重新发送：钱包会用新的 blockhash 重新签名。",
+                           "网络拥堵时请添加优先费（priority fee）以便上链。"],
+        "solana.not_found": ["请检查签名和网络。", "如发送已超过一分钟，请重新发送。"],
+        "solana.failed.insufficient_balance": ["请保留足够的 SOL 支付手续费和租金（新代币账户约需 0.00203928 SOL），充值后重新发送。"],
+        "solana.failed.reverted": ["如果是兑换，请调高滑点容忍度，或在价格稳定时重试。", "否则请带上签名联系该应用的客服。"],
+        "solana.failed.other": ["请带上签名联系客服。"],
+        "solana.token_received.ata": ["请在钱包中用 mint 地址 {contract} 添加该代币。"],
+        "solana.token_received.other_account": ["请让付款方转到您的钱包地址（关联代币账户），或把代币从 {token_account} 转到关联账户。"],
+        "aptos.pending.in_mempool": ["请几秒后再查询。"],
+        "aptos.dropped": ["请重新发送；没有资产离开您的账户。"],
+        "aptos.finalized": ["无需操作。"],
+        "aptos.confirmed": ["无需操作。"],
+        "aptos.failed.insufficient_balance": ["请向付款账户充值（并保留 APT 作为 gas），然后重新发送。"],
+        "aptos.failed.reverted": ["请检查金额和收款方；如中止来自某个应用的模块，请带上哈希联系该应用。"],
+        "aptos.failed.out_of_gas": ["请调高最大 gas 数量后重新发送。"],
+        "aptos.failed.other": ["请带上哈希联系客服。"],
+        "substrate.failed.insufficient_balance": ["付款账户请保留多于手续费和存在性押金的余额，或用 transfer_all 全部转出。"],
+        "substrate.failed.other": ["如错误指出了限制，请按其处理；否则请带上哈希联系客服。"],
+        "substrate.finalized": ["无需操作。"],
+        "substrate.confirmed": ["请等待最终确认，无需操作。"],
+        "substrate.native_received": ["如收款方是新账户，请至少转入存在性押金的数额。"],
+        "antelope.failed.out_of_resources": ["为付款账户质押或租用 CPU 和 NET（例如 PowerUp），或购买 RAM，然后重新发送。"],
+        "antelope.failed.reverted": ["按合约提示处理（通常是备注格式），然后重新发送。"],
+        "antelope.failed.insufficient_balance": ["请向付款账户充值，然后重新发送。"],
+        "antelope.confirmed": ["无需操作；几分钟后成为不可逆。"],
+        "antelope.finalized": ["无需操作。"],
+        "credited_memo_missing": ["请带上交易 ID 和您的账户或充值备注联系 {to} 的客服，由其人工入账。"],
+    },
+}
+
+EN["words"] = {"exists": "exists", "missing": "does not exist", "yes": "yes", "no": "no"}
+ZH["words"] = {"exists": "已存在", "missing": "不存在", "yes": "是", "no": "否"}
+
+for _base, _extra in ((EN, EN_FAMILIES), (ZH, ZH_FAMILIES)):
+    for _group, _entries in _extra.items():
+        _base[_group].update(_entries)
+
 CATALOG = {"en": EN, "zh-CN": ZH}
 
 
-def say(lang: str, group: str, key: str, params: dict[str, Any]) -> str:
-    return fill(str(CATALOG[lang][group][key]), params)
+def _key(lang: str, group: str, key: str, family: str | None) -> str:
+    """The family's own sentence when it has one, else the common one."""
+    if family and f"{family}.{key}" in CATALOG[lang][group]:
+        return f"{family}.{key}"
+    return key
 
 
-def steps(lang: str, key: str, params: dict[str, Any]) -> list[str]:
-    return [fill(s, params) for s in CATALOG[lang]["steps"].get(key, [])]
+def say(lang: str, group: str, key: str, params: dict[str, Any], family: str | None = None) -> str:
+    return fill(str(CATALOG[lang][group][_key(lang, group, key, family)]), params)
+
+
+def steps(lang: str, key: str, params: dict[str, Any], family: str | None = None) -> list[str]:
+    return [fill(s, params) for s in CATALOG[lang]["steps"].get(_key(lang, "steps", key, family), [])]

@@ -23,14 +23,17 @@ class TokenPublic(BaseModel):
 class ChainPublic(BaseModel):
     key: str
     name: str
-    chain_id: int
-    family: str
+    chain_id: int | None = Field(description="EVM / TRON / Aptos chain id; null where the chain has none")
+    family: Literal["evm", "tron", "bitcoin", "solana", "aptos", "substrate", "antelope"]
     native_symbol: str
     native_decimals: int
+    decimals: int = Field(description="the native asset's decimals (same as native_decimals)")
     required_confirmations: int
     finality: str
     tokens: list[TokenPublic]
     endpoints: int
+    configured: bool = Field(description="it has endpoints (RPC_URLS_<CHAIN> or the chains file)")
+    reachable: bool | None = Field(description="an endpoint of the right network answered lately; null: not probed")
 
 
 class ChainList(BaseModel):
@@ -48,7 +51,8 @@ class Transfer(BaseModel):
 
 class Failure(BaseModel):
     model_config = ConfigDict(extra="allow")
-    reason: Literal["reverted", "out_of_gas", "out_of_energy", "out_of_bandwidth", "insufficient_balance", "other"]
+    reason: Literal["reverted", "out_of_gas", "out_of_energy", "out_of_bandwidth", "out_of_resources",
+                    "insufficient_balance", "other"]
     message: str | None
 
 

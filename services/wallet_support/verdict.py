@@ -13,7 +13,7 @@ NOT_PAID_STATUSES = {"failed": "failed", "dropped": "dropped", "replaced": "repl
 
 @dataclass(frozen=True)
 class Expected:
-    to: str  # canonical form (EVM lower case, TRON base58)
+    to: str  # canonical form (EVM and Aptos lower case, others as the chain writes them)
     token: str  # symbol: a known token or the native symbol
     amount: Decimal
     min_confirmations: int | None = None
@@ -31,7 +31,17 @@ class Verdict:
 def _same(chain: ChainConfig, a: str | None, b: str | None) -> bool:
     if not a or not b:
         return False
-    return a.lower() == b.lower() if chain.family == "evm" else a == b
+    return a.lower() == b.lower() if chain.family in ("evm", "aptos") else a == b
+
+
+def _native_legs(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Native payments: every output / system transfer where the family lists them (a Bitcoin tx pays several
+    addresses at once), else the tx's own recipient and value."""
+    if status.get("native_transfers") is not None:
+        legs = list(status["native_transfers"])
+    else:
+        legs = [{"to": status.get("to"), "amount": status.get("native_value") or "0"}]
+    return [leg for leg in legs if Decimal(str(leg.get("amount") or "0")) > 0]
 
 
 def verify_payment(chain: ChainConfig, status: dict[str, Any], expected: Expected, *,
@@ -56,8 +66,7 @@ def verify_payment(chain: ChainConfig, status: dict[str, Any], expected: Expecte
     native = expected.token.upper() == chain.native_symbol.upper()
     token = None if native else chain.tokens.get(expected.token.upper())
     if native:
-        legs = [{"to": status.get("to"), "amount": status.get("native_value") or "0", "token": chain.native_symbol}]
-        legs = [leg for leg in legs if Decimal(str(leg["amount"])) > 0]
+        legs = [{**leg, "token": chain.native_symbol} for leg in _native_legs(status)]
     else:
         contract = token.contract if token else None
         legs = [t for t in status.get("transfers") or [] if contract and _same(chain, t.get("contract"), contract)]
@@ -65,7 +74,7 @@ def verify_payment(chain: ChainConfig, status: dict[str, Any], expected: Expecte
     if not to_us:
         sent_to_us = {str(t.get("token") or t.get("contract")) for t in status.get("transfers") or []
                       if _same(chain, t.get("to"), expected.to)}
-        if _same(chain, status.get("to"), expected.to) and Decimal(status.get("native_value") or "0") > 0:
+        if any(_same(chain, leg.get("to"), expected.to) for leg in _native_legs(status)):
             sent_to_us.add(chain.native_symbol)
         if sent_to_us:
             return Verdict("wrong_token", None, None, "wrong_token",

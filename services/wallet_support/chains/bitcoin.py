@@ -1,0 +1,186 @@
+"""Bitcoin over Esplora's REST API (blockstream/electrs, mempool.space): facts gathered, then a pure function
+decides.
+
+Confirmations come from the tip; `finalized` at the chain's required depth (6 by default). A mempool tx is
+compared with the current fee estimates: under the rate for `fee_target_blocks`, it is `fee_too_low`, and the
+fix that applies is named: RBF when an input signals it (sequence < 0xfffffffe), otherwise CPFP from the
+recipient's output. A tx that left the mempool is `replaced` when its first input is now spent by another tx
+(`speedup` when that one pays the same recipients, `cancel` when it pays only the sender back), else `dropped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from services.wallet_support.cache import ResultCache
+from services.wallet_support.chains.decoding import units
+from services.wallet_support.chains.registry import ChainConfig
+from services.wallet_support.chains.rest import Identity, RestEndpoints, status_body
+
+RBF_MAX_SEQUENCE = 0xFFFFFFFE  # BIP125: any input with nSequence below this signals replaceability
+CPFP_CHILD_VBYTES = 110  # a one-input one-output P2WPKH spend
+INCREMENTAL_RELAY_SAT_VB = 1.0
+
+
+@dataclass
+class BitcoinFacts:
+    tx_hash: str
+    tip: int
+    tx: dict[str, Any] | None = None
+    fee_estimates: dict[str, float] | None = None
+    sighting: dict[str, Any] | None = None  # what we saw of it in the mempool earlier
+    spent_by: dict[str, Any] | None = None  # the tx now spending its first input (when it left the mempool)
+
+
+def signals_rbf(tx: dict[str, Any]) -> bool:
+    return any(int(vin.get("sequence", 0xFFFFFFFF)) < RBF_MAX_SEQUENCE for vin in tx.get("vin") or [])
+
+
+def vsize(tx: dict[str, Any]) -> int:
+    return math.ceil(int(tx.get("weight") or 0) / 4) or int(tx.get("size") or 0)
+
+
+def input_addresses(tx: dict[str, Any]) -> set[str]:
+    return {str((vin.get("prevout") or {}).get("scriptpubkey_address")) for vin in tx.get("vin") or []
+            if (vin.get("prevout") or {}).get("scriptpubkey_address")}
+
+
+def payments(tx: dict[str, Any], decimals: int) -> list[dict[str, Any]]:
+    """Outputs that pay someone else than the sender (change excluded); all outputs when every one goes back."""
+    senders = input_addresses(tx)
+    outputs = [{"to": o.get("scriptpubkey_address"), "raw_amount": int(o.get("value") or 0), "vout": i}
+               for i, o in enumerate(tx.get("vout") or []) if o.get("scriptpubkey_address")]
+    paid = [o for o in outputs if o["to"] not in senders] or outputs
+    return [{**o, "amount": units(o["raw_amount"], decimals)} for o in paid]
+
+
+def replacement_kind(original: dict[str, Any], replacement: dict[str, Any]) -> str:
+    senders = input_addresses(original)
+    new_outputs = {o.get("scriptpubkey_address") for o in replacement.get("vout") or []}
+    if new_outputs and new_outputs <= senders:
+        return "cancel"
+    paid_before = {o.get("scriptpubkey_address") for o in original.get("vout") or []}
+    if paid_before and paid_before <= new_outputs:  # the same outputs again (at a higher fee)
+        return "speedup"
+    return "other"
+
+
+def _rate(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def bitcoin_status(chain: ChainConfig, facts: BitcoinFacts, checked_at: datetime) -> dict[str, Any]:
+    """The contract's tx status from raw Esplora facts. Pure."""
+    body = status_body(chain.key, facts.tx_hash, chain.required_confirmations, checked_at)
+    tx = facts.tx or facts.sighting
+    if tx is None:
+        return body
+    decimals = chain.native_decimals
+    paid = payments(tx, decimals)
+    senders = sorted(input_addresses(tx))
+    body.update({"from": senders[0] if senders else None, "to": paid[0]["to"] if paid else None,
+                 "native_value": units(sum(p["raw_amount"] for p in paid), decimals),
+                 "native_transfers": [{"from": senders[0] if senders else None, "to": p["to"], "amount": p["amount"],
+                                       "vout": p["vout"]} for p in paid],
+                 "fee": units(int(tx.get("fee") or 0), decimals) if tx.get("fee") is not None else None,
+                 "rbf": signals_rbf(tx)})
+    if facts.tx is None:  # seen before, gone from the mempool now
+        if facts.spent_by is not None and facts.spent_by.get("txid") not in (None, facts.tx_hash):
+            body.update({"status": "replaced", "replaced_by": {
+                "tx_hash": facts.spent_by["txid"],
+                "kind": replacement_kind(tx, facts.spent_by["tx"]) if facts.spent_by.get("tx") else "other"}})
+        else:
+            body["status"] = "dropped"
+        return body
+    status = tx.get("status") or {}
+    if status.get("confirmed"):
+        height = int(status.get("block_height") or 0)
+        confirmations = max(facts.tip - height + 1, 0) if facts.tip else 1
+        body.update({"block_number": height, "confirmations": confirmations, "block_hash": status.get("block_hash"),
+                     "block_time": datetime.fromtimestamp(int(status["block_time"]), UTC)
+                     if status.get("block_time") else None,
+                     "status": "finalized" if confirmations >= chain.required_confirmations else "confirmed"})
+        return body
+    size = vsize(tx)
+    fee = int(tx.get("fee") or 0)
+    rate = fee / size if size else 0.0
+    body.update({"status": "pending", "pending_reason": "in_mempool", "vsize": size, "fee_rate": _rate(rate)})
+    estimates = facts.fee_estimates or {}
+    target = str(chain.fee_target_blocks)
+    needed = estimates.get(target)
+    if needed is None and estimates:  # the nearest target the node gives
+        nearest = min(estimates, key=lambda k: abs(int(k) - chain.fee_target_blocks))
+        needed = estimates[nearest]
+    if needed is None:
+        return body
+    next_block = estimates.get("1", needed)
+    body.update({"fee_rate_needed": _rate(needed), "fee_rate_next_block": _rate(next_block),
+                 "fee_target_blocks": chain.fee_target_blocks})
+    if rate < needed:
+        rbf_fee = max(math.ceil(needed * size), fee + math.ceil(INCREMENTAL_RELAY_SAT_VB * size))
+        child_fee = max(math.ceil(needed * (size + CPFP_CHILD_VBYTES)) - fee, math.ceil(needed * CPFP_CHILD_VBYTES))
+        body.update({"pending_reason": "fee_too_low",
+                     "fix": "rbf" if body["rbf"] else "cpfp",
+                     "rbf_fee": units(rbf_fee, decimals), "cpfp_child_fee": units(child_fee, decimals),
+                     "cpfp_child_vbytes": CPFP_CHILD_VBYTES})
+    return body
+
+
+def sighting_of(tx: dict[str, Any]) -> dict[str, Any]:
+    keep = ("txid", "vin", "vout", "fee", "weight", "size")
+    return {k: tx.get(k) for k in keep}
+
+
+class BitcoinClient:
+    """ChainClient for Bitcoin over Esplora."""
+
+    def __init__(self, chain: ChainConfig, *, http: httpx.AsyncClient, cache: ResultCache,
+                 urls: Sequence[str] | None = None, attempts: int = 2, backoff: float = 0.1) -> None:
+        self.chain = chain
+        self.cache = cache
+        identity = Identity("GET", "/block-height/0", chain.genesis_hash or "", lambda body: str(body).strip(),
+                            text=True) if chain.genesis_hash else None
+        self.api = RestEndpoints(chain_key=chain.key, urls=urls or chain.rpc_urls, http=http, identity=identity,
+                                 attempts=attempts, backoff=backoff)
+        self.gate = asyncio.Semaphore(16)
+
+    async def probe(self) -> bool:
+        return await self.api.probe()
+
+    async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
+        checked_at = datetime.now(UTC)
+        tip_answer = await self.api.request("GET", "/blocks/tip/height", text=True)
+        tip = int(str(tip_answer.body).strip())
+        facts = await asyncio.gather(*(self._facts(h, tip) for h in tx_hashes))
+        if any(f.tx is not None and not (f.tx.get("status") or {}).get("confirmed") for f in facts):
+            estimates = (await self.api.request("GET", "/fee-estimates")).body or {}
+            for f in facts:
+                f.fee_estimates = {str(k): float(v) for k, v in estimates.items()}
+        await self.cache.remember_sightings(self.chain.key, {
+            f.tx_hash: sighting_of(f.tx) for f in facts
+            if f.tx is not None and not (f.tx.get("status") or {}).get("confirmed")})
+        return [bitcoin_status(self.chain, f, checked_at) for f in facts]
+
+    async def _facts(self, tx_hash: str, tip: int) -> BitcoinFacts:
+        async with self.gate:
+            answer = await self.api.request("GET", f"/tx/{tx_hash}", data_statuses=(404,))
+            facts = BitcoinFacts(tx_hash=tx_hash, tip=tip)
+            if answer.status == 200 and isinstance(answer.body, dict):
+                facts.tx = answer.body
+                return facts
+            facts.sighting = await self.cache.sighting(self.chain.key, tx_hash)
+            vin = ((facts.sighting or {}).get("vin") or [None])[0]
+            if vin:
+                spend = await self.api.request("GET", f"/tx/{vin['txid']}/outspend/{vin['vout']}")
+                if isinstance(spend.body, dict) and spend.body.get("spent"):
+                    replacement = await self.api.request("GET", f"/tx/{spend.body['txid']}", data_statuses=(404,))
+                    facts.spent_by = {"txid": spend.body.get("txid"),
+                                      "tx": replacement.body if isinstance(replacement.body, dict) else None}
+            return facts
