@@ -165,6 +165,9 @@ class TestSearch:
         await expect(page.locator("#query-kind")).to_contain_text("EVM")
         await expect(page.locator(f"a[href='/console/tickets/{ticket['id']}']")).to_have_count(1)
         await expect(page.locator(f".results a:text('{order['order_number']}')")).to_have_count(1)
+        await expect(page.locator("#search-tx [data-tx-status]")).to_have_attribute(
+            "data-tx-status", re.compile("confirmed|finalized"))
+        await accessible(page)
         await page.click("text=Check this transaction")
         await expect(page.locator("h1")).to_have_text("Transaction checker")
         await expect(page.locator("#tx-result [data-tx-status]")).to_have_attribute("data-tx-status",
@@ -251,6 +254,8 @@ class TestOrderPage:
             if response.request.resource_type in ("document", "stylesheet", "script"):
                 sizes[response.url] = len(await response.body())
 
+        console_errors: list[str] = []
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         page.on("response", weigh)
         await page.goto(f"{console_server.url}/console/orders/{order['id']}")
         await page.wait_for_load_state("networkidle")
@@ -261,6 +266,7 @@ class TestOrderPage:
         print(f"order page weight: {weight} bytes (HTML+CSS+JS)")
 
         await accessible(page)
+        assert console_errors == []  # nothing refused by the Content-Security-Policy, no script error
         await expect(page.locator("h1")).to_contain_text(order["order_number"])
         await expect(page.locator("#diagnosis [data-code='delivered_but_reported_missing']")).to_have_count(1)
         scans = page.locator("#shipments .timeline.vertical li")
@@ -347,3 +353,19 @@ class TestTxChecker:
         await expect(result.locator("[data-tx-status]")).to_have_attribute("data-tx-status", "failed")
         await expect(result).to_contain_text("reverted")
         await page.screenshot(path=str(tmp_path / "tx-failed.png"), full_page=True)
+
+    async def test_a_hash_from_another_chain_is_found_there(self, page: Page, console_server: ConsoleServer,
+                                                            nodes: Nodes, tmp_path: Path) -> None:
+        """Sent on BSC, pasted without a chain: asked on Ethereum first, found on BSC, and the answer says so."""
+        tx = await nodes.bsc.send(to=MERCHANT, value=10**15)
+        await nodes.bsc.receipt(tx)
+        await sign_in(page, console_server, AGENT)
+        await page.goto(f"{console_server.url}/console/tx")
+        await page.fill("#tx-hash", tx)
+        await page.click("form.filters button")
+        result = page.locator("#tx-result")
+        await expect(result.locator("[data-tx-status]")).to_have_attribute("data-tx-status", "not_found")
+        await expect(result).to_contain_text("Found on another chain")
+        await expect(result.locator("dd", has_text="bsc")).to_have_count(1)
+        await expect(result.locator(".answer")).to_contain_text("bsc")
+        await page.screenshot(path=str(tmp_path / "tx-found-on.png"), full_page=True)

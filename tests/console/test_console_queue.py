@@ -72,3 +72,28 @@ class TestShapes:
     def test_default_chain_per_family(self) -> None:
         assert classify("0x" + "ab" * 32).default_chain == "eth"
         assert classify("ab" * 32).default_chain == "tron"
+
+
+class TestCatalog:
+    def test_both_languages_have_every_text_and_templates_name_only_existing_ones(self) -> None:
+        import re
+        from pathlib import Path
+
+        from services.orders.console.catalog import EN, ZH, Texts
+
+        def keys(tree: dict[str, object], prefix: str = "") -> set[str]:
+            found: set[str] = set()
+            for key, value in tree.items():
+                found |= keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}  # type: ignore[arg-type]
+            return found
+
+        assert keys(EN) == keys(ZH)
+        folder = Path(console.__file__).parent / "templates"
+        used = {m for f in folder.glob("*.html") for m in re.findall(r'\bt\("([a-z_.]+[a-z_])"', f.read_text())}
+        assert len(used) > 50
+        for lang in ("en", "zh-CN"):
+            texts = Texts(lang)
+            for key in used:
+                assert texts(key, status="x", id="x", number="x", zone="x", km=1, q="x", who="x", days=1,
+                             counted_from="x", match=1, mismatch=2, family="x", seconds=1, detail="x",
+                             families="x", verdict="x")

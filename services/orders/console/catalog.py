@@ -125,6 +125,10 @@ EN: dict[str, Any] = {
                            "in_mempool": "waiting in the mempool"},
         "replaced_kind": {"speedup": "speed-up", "cancel": "cancel", "other": "other"},
         "lang": {"en": "English", "zh-CN": "中文"},
+        "method": {"card": "card", "alipay": "Alipay", "wechat_pay": "WeChat Pay", "bank_transfer": "bank transfer",
+                   "crypto": "crypto"},
+        "return_status": {"requested": "requested", "approved": "approved", "rejected": "rejected",
+                          "received": "received", "refunded": "refunded"},
     },
 }
 
@@ -237,6 +241,10 @@ ZH: dict[str, Any] = {
                            "in_mempool": "在内存池中等待"},
         "replaced_kind": {"speedup": "加速", "cancel": "取消", "other": "其他"},
         "lang": {"en": "English", "zh-CN": "中文"},
+        "method": {"card": "银行卡", "alipay": "支付宝", "wechat_pay": "微信支付", "bank_transfer": "银行转账",
+                   "crypto": "加密货币"},
+        "return_status": {"requested": "已申请", "approved": "已批准", "rejected": "已拒绝", "received": "已收货",
+                          "refunded": "已退款"},
     },
 }
 

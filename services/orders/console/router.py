@@ -25,7 +25,7 @@ from services.orders.console import service as console
 from services.orders.console import session as cookies
 from services.orders.console.catalog import LANGUAGES, Texts
 from services.orders.console.session import ConsoleSession
-from services.orders.console.shapes import ALL_CHAINS
+from services.orders.console.shapes import ALL_CHAINS, classify
 
 HERE = Path(__file__).resolve().parent
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -237,8 +237,13 @@ async def search_page(request: Request, session: SessionDep) -> Response:
     if current is None:
         return _sign_in_redirect(request)
     query = request.query_params.get("q", "")[:200]
+    tx = None
+    if classify(query).kind == "tx_hash":
+        # Asked before the first statement: no network call while a database transaction is open.
+        tx = await console.check_tx(request.app.state.wallet_client, tx_hash=query, chain=None,
+                                    answer_lang=language(request), with_answer=False)
     result = await console.search(session, principal=current.principal, query=query)
-    return render(request, "search.html", session=current, query=query, result=result)
+    return render(request, "search.html", session=current, query=query, result=result, tx=tx)
 
 
 # Tickets --------------------------------------------------------------------------------------------------
@@ -372,7 +377,7 @@ async def tx_checker(request: Request) -> Response:
         page = await console.check_tx(request.app.state.wallet_client, tx_hash=q.get("tx_hash", "")[:200],
                                       chain=_choice(q.get("chain"), ALL_CHAINS), answer_lang=answer_lang)
     return render(request, "tx.html", session=current, page=page, chains=ALL_CHAINS, answer_lang=answer_lang,
-                  query=q.get("tx_hash", ""), chosen=_choice(q.get("chain"), ALL_CHAINS))
+                  tx_query=q.get("tx_hash", ""), chosen=_choice(q.get("chain"), ALL_CHAINS))
 
 
 def install_console(app: FastAPI) -> None:

@@ -264,7 +264,8 @@ def question_topic(status: dict[str, Any]) -> str:
     return "tx_pending"
 
 
-async def check_tx(wallet: WalletClient | None, *, tx_hash: str, chain: str | None, answer_lang: str) -> TxPage:
+async def check_tx(wallet: WalletClient | None, *, tx_hash: str, chain: str | None, answer_lang: str,
+                   with_answer: bool = True) -> TxPage:
     tx_hash = tx_hash.strip()
     families = tx_families(tx_hash)
     if chain:
@@ -283,8 +284,9 @@ async def check_tx(wallet: WalletClient | None, *, tx_hash: str, chain: str | No
         return page
     try:
         page.status = await wallet.status(chain=chosen, tx_hash=tx_hash)
-        page.answer = await wallet.question(topic=question_topic(page.status), chain=chosen, tx_hash=tx_hash,
-                                            lang=answer_lang)
+        if with_answer:
+            page.answer = await wallet.question(topic=question_topic(page.status), chain=chosen, tx_hash=tx_hash,
+                                                lang=answer_lang)
     except WalletUnavailable:
         page.error = "error.wallet_down"
     except WalletRejected as exc:
