@@ -79,7 +79,9 @@ async def ingest(session: AsyncSession, batches: list[ParsedBatch], *, source: s
         now = utcnow()
         shipment = await repo.shipment_for_tracking(session, batch.carrier, batch.tracking_number)
         horizon = now + FUTURE_TOLERANCE
-        refused = [Refused(i, e.occurred_at, f"occurred_at is more than {FUTURE_TOLERANCE} after its receipt")
+        hours = int(FUTURE_TOLERANCE.total_seconds() // 3600)
+        refused = [Refused(i, e.occurred_at, f"occurred_at is more than {hours} hours after its receipt "
+                                             f"({now.isoformat(timespec='seconds')}); not stored")
                    for i, e in enumerate(batch.events) if e.occurred_at > horizon]
         unique: dict[str, NormalizedEvent] = {}
         for event in batch.events:

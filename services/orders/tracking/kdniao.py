@@ -106,7 +106,10 @@ def payload_of(body: bytes) -> Any:
 def reply(payload: Any, now: datetime) -> dict[str, Any]:
     """The answer Kdniao's push documentation asks for; without it the push is repeated."""
     business_id = payload.get("EBusinessID") if isinstance(payload, dict) else None
-    return {"EBusinessID": business_id if isinstance(business_id, str) else "",
+    if not isinstance(business_id, str) or len(business_id) > 64 or not business_id.isprintable() \
+            or any("\ud800" <= c <= "\udfff" for c in business_id):
+        business_id = ""
+    return {"EBusinessID": business_id,
             "UpdateTime": now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"), "Success": True, "Reason": ""}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -64,19 +65,27 @@ INT64 = 2**63 - 1
 # Events stamped further ahead of their receipt than this are refused: a clock or parser error, and an event
 # dated 2099 would otherwise become the parcel's "latest" for ever.
 FUTURE_TOLERANCE = timedelta(hours=24)
+# What neither database can store: NUL (PostgreSQL refuses it in text and JSON) and lone surrogates (not UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: str, where: str) -> None:
+    found = _UNSTORABLE.search(value)
+    if found:
+        what = "a NUL character" if found.group() == "\x00" else "a lone surrogate (not UTF-8)"
+        raise PayloadError([f"{where} contains {what}"])
 
 
 def text_field(value: Any, where: str, *, max_len: int, required: bool = False) -> str | None:
-    """A sender's text value: a string (numbers are read as their digits), no NUL, within the column."""
+    """A sender's text value: a string, no NUL, within the column."""
     if value is None or value == "":
         if required:
             raise PayloadError([f"{where} is missing"])
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if not isinstance(value, str):
         raise PayloadError([f"{where} must be a string, not {type(value).__name__}"])
-    result = str(value)
-    if "\x00" in result:
-        raise PayloadError([f"{where} contains a NUL character"])
+    result = value
+    _unstorable(result, where)
     if len(result) > max_len:
         raise PayloadError([f"{where} is longer than {max_len} characters"])
     return result
@@ -96,8 +105,7 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
     if depth > 16:
         raise PayloadError([f"{where} is nested too deeply"])
     if isinstance(value, str):
-        if "\x00" in value:
-            raise PayloadError([f"{where} contains a NUL character"])
+        _unstorable(value, where)
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
