@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import bindparam
 from sqlmodel import col
 
 from services.orders.models import (
@@ -58,6 +59,23 @@ async def order_by_id(session: AsyncSession, order_id: str, *, for_update: bool 
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+_ORDERS = Order.__table__  # type: ignore[attr-defined]
+_ITEMS = OrderItem.__table__  # type: ignore[attr-defined]
+# Hot reads: statements built once (no per-request construction or cache-key work) that return plain rows.
+_ORDER_READ = (select(*_ORDERS.c, _ITEMS.c.sku.label("item_sku"), _ITEMS.c.name.label("item_name"),
+                      _ITEMS.c.category.label("item_category"), _ITEMS.c.quantity.label("item_quantity"),
+                      _ITEMS.c.unit_price.label("item_unit_price"))
+               .select_from(_ORDERS.outerjoin(_ITEMS, _ITEMS.c.order_id == _ORDERS.c.id))
+               .where(_ORDERS.c.id == bindparam("order_id")).order_by(_ITEMS.c.id))
+
+
+async def order_read(session: AsyncSession, order_id: str) -> list[Any]:
+    """An order with its items in one statement, as plain rows: one per item (columns item_sku, item_name,
+    item_category, item_quantity, item_unit_price), a single row with item_sku None for an order without
+    items, none for no such order."""
+    return list((await session.execute(_ORDER_READ, {"order_id": order_id})).all())
 
 
 async def order_by_number(session: AsyncSession, order_number: str) -> Order | None:
@@ -228,15 +246,31 @@ async def events_of(session: AsyncSession, shipment_id: str) -> list[TrackingEve
     return list((await session.execute(stmt)).scalars())
 
 
+_SNAPSHOT_ORDER = (select(Order, OrderItem).outerjoin(OrderItem, col(OrderItem.order_id) == col(Order.id))
+                   .where(col(Order.id) == bindparam("order_id")).order_by(col(OrderItem.id)))
+_SNAPSHOT_PAYMENTS = (select(Payment, PaymentStatusHistory)
+                      .outerjoin(PaymentStatusHistory, col(PaymentStatusHistory.payment_id) == col(Payment.id))
+                      .where(col(Payment.order_id) == bindparam("order_id"))
+                      .order_by(col(Payment.created_at), col(PaymentStatusHistory.occurred_at),
+                                col(PaymentStatusHistory.id)))
+_SNAPSHOT_SHIPMENTS = (select(Shipment, TrackingEvent)
+                       .outerjoin(TrackingEvent, col(TrackingEvent.shipment_id) == col(Shipment.id))
+                       .where(col(Shipment.order_id) == bindparam("order_id"))
+                       .order_by(col(Shipment.created_at), col(TrackingEvent.occurred_at), col(TrackingEvent.id)))
+_SNAPSHOT_TICKETS = (select(Ticket).where(col(Ticket.order_id) == bindparam("order_id"))
+                     .order_by(col(Ticket.created_at)))
+_SNAPSHOT_RETURNS = (select(Return).where(col(Return.order_id) == bindparam("order_id"))
+                     .order_by(col(Return.created_at)))
+
+
 async def snapshot_rows(session: AsyncSession, order_id: str) -> tuple[
         Order | None, list[OrderItem], list[Payment], dict[str, list[PaymentStatusHistory]],
         list[tuple[Shipment, list[TrackingEvent]]], list[Ticket], list[Return]]:
     """Everything a diagnosis needs in five statements, whatever the number of events."""
     order: Order | None = None
     items: list[OrderItem] = []
-    for found_order, item in (await session.execute(
-            select(Order, OrderItem).outerjoin(OrderItem, col(OrderItem.order_id) == col(Order.id))
-            .where(col(Order.id) == order_id).order_by(col(OrderItem.id)))).all():
+    key = {"order_id": order_id}
+    for found_order, item in (await session.execute(_SNAPSHOT_ORDER, key)).all():
         order = found_order
         if item is not None:
             items.append(item)
@@ -245,31 +279,20 @@ async def snapshot_rows(session: AsyncSession, order_id: str) -> tuple[
 
     payments: dict[str, Payment] = {}
     history: dict[str, list[PaymentStatusHistory]] = {}
-    for payment, entry in (await session.execute(
-            select(Payment, PaymentStatusHistory)
-            .outerjoin(PaymentStatusHistory, col(PaymentStatusHistory.payment_id) == col(Payment.id))
-            .where(col(Payment.order_id) == order_id)
-            .order_by(col(Payment.created_at), col(PaymentStatusHistory.occurred_at), col(PaymentStatusHistory.id)))
-            ).all():
+    for payment, entry in (await session.execute(_SNAPSHOT_PAYMENTS, key)).all():
         payments.setdefault(payment.id, payment)
         bucket = history.setdefault(payment.id, [])
         if entry is not None:
             bucket.append(entry)
 
     shipments: dict[str, tuple[Shipment, list[TrackingEvent]]] = {}
-    for shipment, event in (await session.execute(
-            select(Shipment, TrackingEvent)
-            .outerjoin(TrackingEvent, col(TrackingEvent.shipment_id) == col(Shipment.id))
-            .where(col(Shipment.order_id) == order_id)
-            .order_by(col(Shipment.created_at), col(TrackingEvent.occurred_at), col(TrackingEvent.id)))).all():
+    for shipment, event in (await session.execute(_SNAPSHOT_SHIPMENTS, key)).all():
         _, events = shipments.setdefault(shipment.id, (shipment, []))
         if event is not None:
             events.append(event)
 
-    tickets = list((await session.execute(
-        select(Ticket).where(col(Ticket.order_id) == order_id).order_by(col(Ticket.created_at)))).scalars())
-    returns = list((await session.execute(
-        select(Return).where(col(Return.order_id) == order_id).order_by(col(Return.created_at)))).scalars())
+    tickets = list((await session.execute(_SNAPSHOT_TICKETS, key)).scalars())
+    returns = list((await session.execute(_SNAPSHOT_RETURNS, key)).scalars())
     return order, items, list(payments.values()), history, list(shipments.values()), tickets, returns
 
 

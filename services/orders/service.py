@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,6 +106,14 @@ async def create_order(session: AsyncSession, *, body: schemas.OrderCreate) -> t
 
 async def get_order(session: AsyncSession, *, order_id: str, principal: Principal) -> Order:
     return ensure_visible(await repo.order_by_id(session, order_id), principal, order_id)
+
+
+async def order_view(session: AsyncSession, *, order_id: str, principal: Principal) -> tuple[Any, list[Any]]:
+    """The order read's rows (see repo.order_read): the order and its items, under the same visibility rule."""
+    rows = await repo.order_read(session, order_id)
+    if not rows or (principal.is_customer and rows[0].customer_id != principal.customer_id):
+        raise OrderNotFound(order_id)
+    return rows[0], [r for r in rows if r.item_sku is not None]
 
 
 async def list_orders(session: AsyncSession, *, principal: Principal, order_number: str | None,
@@ -301,6 +310,16 @@ async def move_return(session: AsyncSession, *, ret: Return, status: str) -> Non
 
 
 # Tickets ------------------------------------------------------------------------------------------------
+
+async def payment_check_for_agents(session: AsyncSession, *, ticket: Ticket) -> dict[str, Any] | None:
+    """Agents also see which order a transfer already paid; a customer only hears that it was used."""
+    check = ticket.payment_check
+    if not check or check.get("verdict") != "already_used" or not (ticket.tx_chain and ticket.tx_hash):
+        return check
+    used = await repo.settlement_for_transfer(session, chain=ticket.tx_chain, tx_hash=ticket.tx_hash)
+    return {**check, "used_by": [{"order_id": o.id, "order_number": o.order_number, "payment_id": s.payment_id}
+                                 for s, o in used]}
+
 
 def ensure_ticket_visible(ticket: Ticket | None, principal: Principal, ref: str) -> Ticket:
     if ticket is None or (principal.is_customer and ticket.customer_id != principal.customer_id):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import Response
 
 from services.common.auth import AgentOrService, AnyRole, Principal
-from services.common.db import SessionDep
+from services.common.db import ReadSessionDep, SessionDep
 from services.common.errors import responses
 from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
@@ -35,11 +36,11 @@ async def _snapshot(request: Request, session: SessionDep, order_id: str, princi
 
 @router.get("/orders/{order_id}/diagnosis", response_model=schemas.DiagnosisPublic, responses=responses(404),
             tags=["diagnosis"])
-async def order_diagnosis(order_id: str, request: Request, session: SessionDep, principal: AnyRole,
-                          accept_language: AcceptLanguage = None) -> schemas.DiagnosisPublic:
+async def order_diagnosis(order_id: str, request: Request, session: ReadSessionDep, principal: AnyRole,
+                          accept_language: AcceptLanguage = None) -> Response:
     """What is wrong with this order and what the customer should do, from its data (zh-CN or en)."""
     snapshot = await _snapshot(request, session, order_id, principal)
-    return render_diagnosis(snapshot, pick_language(accept_language))
+    return presenters.json_response(render_diagnosis(snapshot, pick_language(accept_language)))
 
 
 @router.get("/orders/{order_id}/return-eligibility", response_model=schemas.ReturnEligibility,
@@ -89,7 +90,10 @@ async def _ticket_body(request: Request, session: SessionDep, ticket: Ticket,
         snapshot = await _snapshot(request, session, ticket.order_id, principal)
         diagnosis = render_diagnosis(snapshot, ticket.lang)
     messages = orders_service.visible_messages(await repo.messages_of(session, ticket.id), principal)
-    return presenters.ticket_public(ticket, messages, diagnosis)
+    body = presenters.ticket_public(ticket, messages, diagnosis)
+    if body.payment_check and not principal.is_customer:
+        body.payment_check = await orders_service.payment_check_for_agents(session, ticket=ticket)
+    return body
 
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=schemas.TicketPublic,

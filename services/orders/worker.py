@@ -31,7 +31,7 @@ from services.orders.models import Job, Ticket, TicketMessage
 
 log = logging.getLogger("order_support.worker")
 MAX_DELAY_SECONDS = 15 * 60
-STOP_GRACE_SECONDS = 4.0
+STOP_GRACE_SECONDS = 2.5
 SWEEP_PAGE = 200
 
 # Extra work run once per pass after the jobs (e.g. the outbox); each gets (sessionmaker, settings, now, worker_id).
