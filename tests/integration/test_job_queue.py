@@ -150,7 +150,7 @@ class FakeWallet:
         wallet = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 wallet.requests.append(body)
                 wallet.seen.set()

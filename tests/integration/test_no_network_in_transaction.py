@@ -25,7 +25,7 @@ from services.common.auth import load_keyring
 from services.common.settings import Settings
 from services.orders.worker import Worker
 from tests.chain_env import MERCHANT, Nodes, token_transfer, wallet_chains
-from tests.conftest import AGENT, CUSTOMER_1, PG_ADMIN_DSN, WEBHOOK_SECRET, auth, make_settings
+from tests.conftest import AGENT, CUSTOMER_1, WEBHOOK_SECRET, auth, make_settings
 from tests.integration.test_payment_hooks import later, usdt_order
 
 
