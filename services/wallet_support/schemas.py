@@ -32,7 +32,8 @@ class ChainPublic(BaseModel):
     finality: str
     tokens: list[TokenPublic]
     endpoints: int
-    configured: bool = Field(description="it has endpoints (RPC_URLS_<CHAIN> or the chains file)")
+    configured: bool = Field(description="its endpoints were chosen (RPC_URLS_<CHAIN> or a chains file), not left "
+                                         "on the packaged public defaults")
     reachable: bool | None = Field(description="an endpoint of the right network answered lately; null: not probed")
 
 

@@ -42,6 +42,7 @@ class WalletService:
     tolerance: Decimal = Decimal("0")
     probe_ttl: float = 30.0
     probe_timeout: float = 3.0
+    elsewhere_timeout: float = 5.0  # a not-found hash is looked up on the other chains for at most this long
     _reachable: dict[str, tuple[bool, float]] = field(default_factory=dict)
 
     # -- chains -------------------------------------------------------------------------------------------
@@ -179,8 +180,18 @@ class WalletService:
                     asked_as[(other.key, normalized)] = s["tx_hash"]
         if not lookups:
             return
-        unique = list({(c.key, h): (c, h) for c, h in lookups}.values())
-        found = await self.statuses(unique, look_elsewhere=False)
+        by_chain: dict[str, list[tuple[ChainConfig, str]]] = {}
+        for other, normalized in {(c.key, h): (c, h) for c, h in lookups}.values():
+            by_chain.setdefault(other.key, []).append((other, normalized))
+
+        async def ask(group: list[tuple[ChainConfig, str]]) -> list[dict[str, Any]]:
+            # Each chain gets a bounded time: a slow chain is not where the answer waits.
+            try:
+                return await asyncio.wait_for(self.statuses(group, look_elsewhere=False), self.elsewhere_timeout)
+            except TimeoutError:
+                return []
+
+        found = [s for group in await asyncio.gather(*(ask(g) for g in by_chain.values())) for s in group]
         seen: dict[str, list[str]] = {}
         for s in found:
             if s["status"] not in ("not_found", "unknown"):

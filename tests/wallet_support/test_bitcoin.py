@@ -126,6 +126,21 @@ class TestStatus:
         assert paid["verdict"] == "dropped" and "inputs are still unspent" in paid["explanation"]
 
 
+class TestCachedFinal:
+    async def test_cached_final_answer_counts_confirmations_from_the_tip(self, api: httpx.AsyncClient,
+                                                                        chains_app: Any) -> None:
+        with respx.mock(assert_all_called=False) as mock:
+            esplora = Esplora(mock)
+            offline(mock)
+            first = await get_status(api, "btc", CONFIRMED)
+            esplora.tip.mock(return_value=httpx.Response(200, text=str(BLOCK + 20)))
+            esplora.txs.clear()  # the cached answer is used: the tx is not asked again
+            chains_app.state.wallet.clients["btc"].tip.stamp = 0.0  # a block time later: the tip is asked again
+            again = await get_status(api, "btc", CONFIRMED)
+        assert (first["status"], first["confirmations"]) == ("finalized", 6)
+        assert (again["status"], again["confirmations"]) == ("finalized", 21)
+
+
 class TestVerify:
     async def test_sum_of_outputs_to_the_address(self, api: httpx.AsyncClient) -> None:
         with respx.mock(assert_all_called=False) as mock:

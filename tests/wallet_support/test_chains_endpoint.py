@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import respx
 from fastapi import FastAPI
 
@@ -58,6 +59,15 @@ class TestChainList:
     async def test_without_probing(self, api: httpx.AsyncClient) -> None:
         resp = await api.get("/v1/chains", params={"probe": "false"})
         assert all(c["reachable"] is None for c in resp.json()["items"])
+
+
+def test_an_evm_chain_without_chain_id_is_refused(tmp_path: Path) -> None:
+    chains = json.loads(DEFAULT_CHAINS_FILE.read_text())
+    del chains["oktc"]["chain_id"]
+    path = tmp_path / "chains.json"
+    path.write_text(json.dumps(chains))
+    with pytest.raises(ValueError, match="oktc: a evm chain needs its chain_id"):
+        load_chains(path)
 
 
 class TestAcrossFamilies:

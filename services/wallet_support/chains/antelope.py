@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from services.wallet_support.cache import HeadMemo
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.rest import Identity, RestEndpoints, status_body
 
@@ -140,14 +141,24 @@ class AntelopeClient:
         self.api = RestEndpoints(chain_key=chain.key, urls=urls or chain.rpc_urls, http=http, identity=identity,
                                  attempts=attempts, backoff=backoff)
         self.gate = asyncio.Semaphore(16)
+        self.head_memo = HeadMemo(ttl=max(chain.block_time_seconds, 1.0))
 
     async def probe(self) -> bool:
         return await self.api.probe()
+
+    async def head(self) -> int:
+        """The head block (kept about a block time): cached final answers count their confirmations from it."""
+        return await self.head_memo.get(self._head)
+
+    async def _head(self) -> int:
+        info = (await self.api.request("POST", "/v1/chain/get_info", json={})).body or {}
+        return int(info.get("head_block_num") or 0)
 
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
         info = (await self.api.request("POST", "/v1/chain/get_info", json={})).body or {}
         head, lib = int(info.get("head_block_num") or 0), int(info.get("last_irreversible_block_num") or 0)
+        self.head_memo.note(head)
         facts = await asyncio.gather(*(self._facts(h, head, lib) for h in tx_hashes))
         return [antelope_status(self.chain, f, checked_at) for f in facts]
 

@@ -8,6 +8,7 @@ events of both the coin standard (`0x1::coin`) and the fungible-asset standard (
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Sequence
@@ -182,24 +183,26 @@ class AptosClient:
             if chain.chain_id is not None else None
         self.api = RestEndpoints(chain_key=chain.key, urls=urls or chain.rpc_urls, http=http, identity=identity,
                                  attempts=attempts, backoff=backoff)
+        self.gate = asyncio.Semaphore(16)
 
     async def probe(self) -> bool:
         return await self.api.probe()
 
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
-        results = []
-        pending: dict[str, dict[str, Any]] = {}
-        for tx_hash in tx_hashes:
-            answer = await self.api.request("GET", f"/transactions/by_hash/{tx_hash}", data_statuses=(404,))
-            tx = answer.body if answer.status == 200 and isinstance(answer.body, dict) else None
-            facts = AptosFacts(tx_hash=tx_hash, tx=tx, now=time.time())
-            if tx is None:
-                facts.sighting = await self.cache.sighting(self.chain.key, tx_hash)
-            elif tx.get("type") == "pending_transaction":
-                pending[tx_hash] = {"expiration_timestamp_secs": tx.get("expiration_timestamp_secs"),
-                                    "sender": tx.get("sender"), "sequence_number": tx.get("sequence_number")}
-            results.append(aptos_status(self.chain, facts, checked_at))
+        facts = await asyncio.gather(*(self._facts(h) for h in tx_hashes))
+        pending = {f.tx_hash: {"expiration_timestamp_secs": f.tx.get("expiration_timestamp_secs"),
+                               "sender": f.tx.get("sender"), "sequence_number": f.tx.get("sequence_number")}
+                   for f in facts if f.tx is not None and f.tx.get("type") == "pending_transaction"}
         if pending:
             await self.cache.remember_sightings(self.chain.key, pending)
-        return results
+        return [aptos_status(self.chain, f, checked_at) for f in facts]
+
+    async def _facts(self, tx_hash: str) -> AptosFacts:
+        async with self.gate:
+            answer = await self.api.request("GET", f"/transactions/by_hash/{tx_hash}", data_statuses=(404,))
+        tx = answer.body if answer.status == 200 and isinstance(answer.body, dict) else None
+        facts = AptosFacts(tx_hash=tx_hash, tx=tx, now=time.time())
+        if tx is None:
+            facts.sighting = await self.cache.sighting(self.chain.key, tx_hash)
+        return facts

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from services.wallet_support.cache import ResultCache
+from services.wallet_support.cache import HeadMemo, ResultCache
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.rest import Identity, RestEndpoints, status_body
@@ -150,14 +150,23 @@ class BitcoinClient:
         self.api = RestEndpoints(chain_key=chain.key, urls=urls or chain.rpc_urls, http=http, identity=identity,
                                  attempts=attempts, backoff=backoff)
         self.gate = asyncio.Semaphore(16)
+        self.tip = HeadMemo(ttl=min(chain.block_time_seconds, 60.0))
 
     async def probe(self) -> bool:
         return await self.api.probe()
 
+    async def head(self) -> int:
+        """The tip height (kept about a block time): cached final answers count their confirmations from it."""
+        return await self.tip.get(self._tip)
+
+    async def _tip(self) -> int:
+        answer = await self.api.request("GET", "/blocks/tip/height", text=True)
+        return int(str(answer.body).strip())
+
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
-        tip_answer = await self.api.request("GET", "/blocks/tip/height", text=True)
-        tip = int(str(tip_answer.body).strip())
+        tip = await self._tip()
+        self.tip.note(tip)
         facts = await asyncio.gather(*(self._facts(h, tip) for h in tx_hashes))
         if any(f.tx is not None and not (f.tx.get("status") or {}).get("confirmed") for f in facts):
             estimates = (await self.api.request("GET", "/fee-estimates")).body or {}

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 DEFAULT_CHAINS_FILE = Path(__file__).with_name("chains.json")
 Family = Literal["evm", "tron", "bitcoin", "solana", "aptos", "substrate", "antelope"]
@@ -44,6 +44,13 @@ class ChainConfig(BaseModel):
     existential_deposit: str | None = None  # Substrate: the minimum balance, in native units
     memo_required: list[str] = Field(default_factory=list)  # Antelope: accounts that credit deposits by memo
     api_key_header: str | None = None  # Substrate (Subscan): X-API-Key, value from SUBSCAN_API_KEY
+
+    @model_validator(mode="after")
+    def _identity(self) -> ChainConfig:
+        """Every endpoint's network is checked before it is used: an EVM or TRON chain needs its chain id."""
+        if self.family in ("evm", "tron", "aptos") and self.chain_id is None:
+            raise ValueError(f"{self.key}: a {self.family} chain needs its chain_id")
+        return self
 
     def token_by_contract(self, contract: str) -> TokenConfig | None:
         wanted = contract.lower()

@@ -9,6 +9,7 @@ indexer names it (decoded against that runtime), else reported raw and said to b
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ class SubstrateClient:
         headers = {chain.api_key_header or "X-API-Key": api_key} if api_key else {}
         self.api = RestEndpoints(chain_key=chain.key, urls=urls or chain.rpc_urls, http=http, headers=headers,
                                  attempts=attempts, backoff=backoff)
+        self.gate = asyncio.Semaphore(8)  # an indexer's rate limits are tighter than a node's
 
     def _check(self, body: Any) -> str | None:
         """Subscan answers HTTP 200 with its own code; an endpoint of another network shows it in its addresses."""
@@ -169,12 +171,16 @@ class SubstrateClient:
 
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
-        results = []
-        for tx_hash in tx_hashes:
-            answer = await self.api.request("POST", "/api/scan/extrinsic", json={"hash": tx_hash}, check=self._check)
+
+        async def one(tx_hash: str) -> SubstrateFacts:
+            async with self.gate:
+                answer = await self.api.request("POST", "/api/scan/extrinsic", json={"hash": tx_hash},
+                                                check=self._check)
             data = answer.body.get("data") if isinstance(answer.body, dict) else None
-            results.append(substrate_status(self.chain, SubstrateFacts(tx_hash, data or None), checked_at))
-        return results
+            return SubstrateFacts(tx_hash, data or None)
+
+        facts = await asyncio.gather(*(one(h) for h in tx_hashes))
+        return [substrate_status(self.chain, f, checked_at) for f in facts]
 
     async def account_facts(self, address: str, status: dict[str, Any]) -> dict[str, Any]:
         return {"existential_deposit": self.chain.existential_deposit}
