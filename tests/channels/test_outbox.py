@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -124,3 +126,83 @@ class TestWorkerHook:
                         merchant_addresses={}, worker_id="w-hook")
         await worker.run_once()
         assert len(smtp_inbox.to(to)) == 1
+
+
+class TestStartTls:
+    async def test_login_only_after_starttls_with_the_relays_certificate(self, tmp_path: Any) -> None:
+        import shutil
+        import ssl
+        import subprocess
+
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        from services.orders.channels import mail
+        from tests.channels.conftest import free_port
+
+        if shutil.which("openssl") is None:
+            pytest.skip("openssl is needed to make the relay's certificate")
+        cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                        "-out", str(cert)], check=True, capture_output=True)
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(cert, key)
+        logins: list[tuple[bytes, bytes]] = []
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            assert isinstance(data, LoginPassword)
+            logins.append((data.login, data.password))
+            return AuthResult(success=data.login == b"mailer" and data.password == b"s3cret")
+
+        received: list[bytes] = []
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                received.append(envelope.content)
+                return "250 OK"
+
+        port = free_port()
+        relay = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True,
+                           auth_required=True, auth_require_tls=True, authenticator=authenticator)
+        relay.start()
+        try:
+            client_tls = ssl.create_default_context(cafile=str(cert))
+            config = mail.parse_smtp_url(f"smtp://mailer:s3cret@127.0.0.1:{port}")
+            assert (config.port, config.starttls, config.implicit_tls) == (port, "auto", False)
+            payload = {"to": "li@example.com", "subject": "hi", "text": "你好", "message_id": mail.new_message_id()}
+            await mail.SmtpTransport(config, tls_context=client_tls).send(
+                mail.build_message(payload, mail_from="support@shop.example"))
+            assert logins == [(b"mailer", b"s3cret")] and len(received) == 1
+            untrusted = mail.SmtpTransport(config)  # the system's CAs do not know this self-signed relay
+            with pytest.raises(mail.MailSendError, match="CERTIFICATE_VERIFY_FAILED"):
+                await untrusted.send(mail.build_message(payload, mail_from="support@shop.example"))
+            assert len(received) == 1
+        finally:
+            relay.stop()
+
+    def test_smtp_url_forms(self) -> None:
+        from services.orders.channels import mail
+
+        tls = mail.parse_smtp_url("smtps://u%40x:p%3Aw@mail.example.com")
+        assert (tls.host, tls.port, tls.username, tls.password, tls.implicit_tls) == (
+            "mail.example.com", 465, "u@x", "p:w", True)
+        assert mail.parse_smtp_url("smtp://relay:25?starttls=required").starttls == "required"
+        with pytest.raises(mail.MailConfigError):
+            mail.parse_smtp_url("http://relay")
+
+
+class TestTwoWorkers:
+    async def test_concurrent_workers_send_each_mail_once(self, app: FastAPI, settings: Settings,
+                                                          smtp_inbox: Inbox, unique: str) -> None:
+        cfg = with_smtp(settings, smtp_inbox)
+        await drain(app, cfg)
+        recipients = [f"pair{i}-{unique.lower()}@example.com" for i in range(12)]
+        for to in recipients:
+            await queue(app, to)
+        for _ in range(6):
+            done = await asyncio.gather(*(outbox.run_outbox_once(app.state.sessionmaker, cfg, worker_id=w, limit=3)
+                                          for w in ("w1", "w2")))
+            if sum(done) == 0:
+                break
+        assert [len(smtp_inbox.to(to)) for to in recipients] == [1] * 12
