@@ -138,3 +138,28 @@ class TestSigning:
                 assert "WEBHOOK_ENDPOINTS entry 1" in str(exc)
             else:
                 raise AssertionError(bad)
+
+
+class TestPaymentEvents:
+    async def test_the_calls_the_payment_code_makes_reach_the_shop_in_order(
+            self, app: FastAPI, client: httpx.AsyncClient, settings: Settings, receiver: Receiver) -> None:
+        from services.orders import repository as orders_repo
+        from services.orders.channels import hooks
+
+        cfg, secret = with_endpoint(settings, receiver)
+        await drain(app, cfg)
+        order = (await client.post("/v1/orders", json=order_body(), headers=auth(SERVICE))).json()
+        pay = (await client.post(f"/v1/orders/{order['id']}/payments", headers=auth(SERVICE), json={
+            "method": "alipay", "amount": "499.00", "currency": "CNY", "status": "pending"})).json()
+        async with app.state.sessionmaker() as session, session.begin():
+            row = await orders_repo.order_by_id(session, order["id"])
+            payment = await orders_repo.payment_by_id(session, pay["id"])
+            assert row is not None and payment is not None
+            await hooks.payment_reconciled(session, payment=payment, order=row, verdict="paid")
+            await hooks.order_paid(session, row, payment)
+            await hooks.payment_reversed(session, payment=payment, order=row, reason="tx_not_found")
+        await drain(app, cfg)
+        got = received_for(receiver, secret, order["id"])
+        assert [t for _, t in got] == ["payment.reconciled", "order.paid", "payment.reversed"]
+        body = json.loads(next(b for h, b in receiver.deliveries if h["webhook-id"] == got[0][0]))
+        assert body["data"]["amount"] == "499.00" and body["data"]["method"] == "alipay"

@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.schemas import format_decimal
 from services.orders.channels import help, outbox
 from services.orders.channels import repository as repo
-from services.orders.models import Shipment, Ticket, TicketMessage
+from services.orders.models import Order, Payment, Shipment, Ticket, TicketMessage
 
 
 def ticket_data(ticket: Ticket) -> dict[str, Any]:
@@ -78,3 +79,31 @@ async def shipment_changed(session: AsyncSession, shipment: Shipment, previous: 
         "tracking_number": shipment.tracking_number, "status": shipment.status, "previous_status": previous,
         "delivered_at": shipment.delivered_at.isoformat() if shipment.delivered_at else None,
         "last_event_at": shipment.last_event_at.isoformat() if shipment.last_event_at else None})
+
+
+def _payment_data(payment: Payment, order: Order) -> dict[str, Any]:
+    return {"order_id": order.id, "order_number": order.order_number, "order_status": order.status,
+            "payment_id": payment.id, "payment_status": payment.status, "method": payment.method,
+            "amount": format_decimal(payment.amount), "currency": payment.currency, "chain": payment.chain,
+            "tx_hash": payment.tx_hash}
+
+
+async def order_paid(session: AsyncSession, order: Order, payment: Payment | None = None) -> None:
+    """The order moved to paid (by any payment: card, bank, or a tx the chain confirmed)."""
+    data: dict[str, Any] = {"order_id": order.id, "order_number": order.order_number, "total":
+                            format_decimal(order.total), "currency": order.currency}
+    if payment is not None:
+        data.update({"payment_id": payment.id, "method": payment.method})
+    await outbox.emit(session, type="order.paid", order_id=order.id, data=data)
+
+
+async def payment_reconciled(session: AsyncSession, *, payment: Payment, order: Order, verdict: str) -> None:
+    """A payment reported failed or pending turned out paid on the chain's evidence."""
+    await outbox.emit(session, type="payment.reconciled", order_id=order.id,
+                      data={**_payment_data(payment, order), "verdict": verdict})
+
+
+async def payment_reversed(session: AsyncSession, *, payment: Payment, order: Order, reason: str) -> None:
+    """A settled payment whose tx left the chain went back to pending (reorg)."""
+    await outbox.emit(session, type="payment.reversed", order_id=order.id,
+                      data={**_payment_data(payment, order), "reason": reason})
