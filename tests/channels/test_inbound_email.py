@@ -207,3 +207,25 @@ def test_samples_parse_as_mail() -> None:
     for path in sorted(MAIL.glob("*.eml")):
         msg = message_from_bytes(path.read_bytes(), policy=policy.default)
         assert msg["Message-ID"] or msg["Message-Id"], path.name
+
+
+class TestStrangers:
+    async def test_an_order_number_from_a_stranger_is_noted_not_linked(self, client: httpx.AsyncClient,
+                                                                        unique: str) -> None:
+        order = await make_order(client, f"owner.{unique.lower()}@example.com", currency="USDT")
+        raw = load("constructed-zh-quoted-printable.eml", unique, order["order_number"])  # from li.<unique>@…
+        result = (await post(client, raw)).json()
+        ticket = (await client.get(f"/v1/tickets/{result['ticket_id']}", headers=auth(AGENT))).json()
+        assert ticket["order_id"] is None and ticket["customer_id"] is None
+        assert ticket["details"]["recognised"]["order_numbers"] == [order["order_number"]]
+        assert ticket["payment_check"] is None  # nothing was checked against someone else's order
+
+    async def test_a_message_circling_between_robots_is_a_loop(self, client: httpx.AsyncClient, unique: str) -> None:
+        circling = EmailMessage()
+        circling["From"] = f"a-{unique.lower()}@example.com"
+        circling["Subject"] = "hello"
+        circling["Message-ID"] = f"<hops-{unique.lower()}@example.com>"
+        for hop in range(31):
+            circling["Received"] = f"from relay{hop}.example.com by relay{hop + 1}.example.com"
+        circling.set_content("hi")
+        assert (await post(client, circling.as_bytes())).json()["reason"] == "loop"

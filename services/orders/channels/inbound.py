@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from services.orders.channels.mail import LOOP_HEADER
 
 MAX_TEXT = 5000
+MAX_HOPS = 30  # more Received headers than any real path has: the message is circling
 
 
 @dataclass
@@ -91,7 +92,8 @@ def automatic_reason(msg: Message, *, from_address: str | None, own_addresses: s
     return_path = str(msg.get("Return-Path", "")).strip()
     if ctype == "multipart/report" or local in ("mailer-daemon", "postmaster") or return_path == "<>":
         return "bounce"
-    if msg.get(LOOP_HEADER) or (from_address or "").lower() in own_addresses:
+    if msg.get(LOOP_HEADER) or (from_address or "").lower() in own_addresses or \
+            len(msg.get_all("Received") or []) > MAX_HOPS or msg.get("X-Loop"):
         return "loop"
     auto = str(msg.get("Auto-Submitted", "")).strip().lower()
     if auto and not auto.startswith("no"):

@@ -119,10 +119,12 @@ async def _customer_and_order(session: AsyncSession, mail: inbound.ParsedMail,
         customer = await repo.customer_by_email(session, mail.from_address)
         latest = await repo.latest_order_of_email(session, mail.from_address)
         customer_id = customer.id if customer else (latest.customer_id if latest else None)
-    mine = [o for o in orders if customer_id is None or o.customer_id == customer_id]
+    # An order is linked only for its own customer (known by this address, or the address on the order): anyone
+    # can write an order number into a mail, and the ticket's replies go back to the sender.
+    mine = [o for o in orders if (customer_id is not None and o.customer_id == customer_id) or
+            (o.customer_email and o.customer_email.lower() == mail.from_address)]
     order = mine[0] if mine else None
-    if customer_id is None and order is not None and order.customer_email and mail.from_address and \
-            order.customer_email.lower() == mail.from_address:
+    if customer_id is None and order is not None:
         customer_id = order.customer_id
     return customer_id, order, known_tracking
 
