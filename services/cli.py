@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
 from pathlib import Path
 
 import typer
@@ -67,6 +68,15 @@ def build_app(which: Which | None, settings: Settings) -> FastAPI:
                          embedded=True)
 
 
+_SERVE_WHICH_ENV = "_ORDER_SUPPORT_SERVE_WHICH"  # internal: tells `serve --workers N`'s processes what to build
+
+
+def worker_process_app() -> FastAPI:
+    """The app of one `serve --workers N` process (uvicorn starts each process afresh and calls this)."""
+    raw = os.environ.get(_SERVE_WHICH_ENV, "")
+    return build_app(Which(raw) if raw else None, get_settings())
+
+
 # On SIGTERM a server stops taking requests and gives those under way this long before it exits.
 SHUTDOWN_SECONDS = 5
 
@@ -74,15 +84,27 @@ SHUTDOWN_SECONDS = 5
 @app.command()
 def serve(which: Which | None = typer.Argument(None, help="orders or wallet; both in one process when omitted"),
           host: str = typer.Option("127.0.0.1", envvar="HOST"),
-          port: int | None = typer.Option(None, envvar="PORT", help="8000 for orders/both, 8001 for wallet")) -> None:
+          port: int | None = typer.Option(None, envvar="PORT", help="8000 for orders/both, 8001 for wallet"),
+          workers: int = typer.Option(1, "--workers", min=1,
+                                      help="server processes on the one port; each has its own database pool "
+                                           "(20 connections on PostgreSQL), so N x 20 must fit the database's "
+                                           "max_connections")) -> None:
     """Serve the HTTP API (both services in one process by default, wallet-support under /wallet)."""
     settings = get_settings()
     refuse_incomplete_production(which.value if which else "orders", settings)
     if which is not Which.wallet and settings.should_migrate_on_start:
         run_migrations(settings)
     port = port or (8001 if which is Which.wallet else 8000)
-    uvicorn.run(build_app(which, settings), host=host, port=port, log_config=None, proxy_headers=True,
-                timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+    if workers == 1:
+        uvicorn.run(build_app(which, settings), host=host, port=port, log_config=None, proxy_headers=True,
+                    timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+        return
+    # Several processes: migrate and make the key file once, here, before they start.
+    if which is not Which.wallet:
+        load_keyring(settings)
+    os.environ[_SERVE_WHICH_ENV] = which.value if which else ""
+    uvicorn.run("services.cli:worker_process_app", factory=True, workers=workers, host=host, port=port,
+                log_config=None, proxy_headers=True, timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 
 @app.command()

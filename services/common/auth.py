@@ -96,7 +96,9 @@ def load_keyring(settings: Settings, *, announce: bool = True) -> KeyRing:
     return KeyRing(entries)
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """`async` on purpose: FastAPI runs a plain `def` dependency in its worker threadpool, a thread hop per
+    request for a few microseconds of hashing."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -109,7 +111,7 @@ def current_principal(request: Request) -> Principal:
 
 
 def require(*roles: Role) -> object:
-    def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
             raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
         return principal

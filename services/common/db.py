@@ -7,9 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from services.common.settings import Settings
+
+POOL_SIZE = 20  # PostgreSQL connections per process
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
@@ -28,10 +32,25 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    # A fixed pool per process: an overflow connection would be opened and closed again for every burst (a
+    # new PostgreSQL backend each time); a request waits for a free connection instead. `serve --workers N`
+    # opens N pools, so N x POOL_SIZE must fit the server's max_connections.
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", 0)
+    kwargs.setdefault("pool_recycle", 1800)
+    # No pre-ping round trip per checkout: a connection whose socket the server closed (a restart) is replaced
+    # at checkout for free (below); one that dies in use fails that request with a 503 and SQLAlchemy then
+    # replaces every pooled connection that predates the failure.
+    kwargs.setdefault("pool_pre_ping", False)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _replace_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_conn, "driver_connection", None)
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("connection closed by the server")
+
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -55,6 +74,38 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+class _ReadOnlySession(Session):
+    def flush(self, objects: Any = None) -> None:
+        raise RuntimeError("a read-only request's session cannot write: use SessionDep")
+
+
+def read_sessionmaker(app: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions for read-only requests (made once per app, from its engine).
+
+    On PostgreSQL they run each statement on its own (autocommit): under the default READ COMMITTED every
+    statement of a transaction takes a fresh snapshot anyway, so a read sees exactly what it would inside
+    BEGIN ... COMMIT, without those two round trips. Elsewhere (SQLite) they are ordinary sessions that are
+    never committed.
+    """
+    maker: async_sessionmaker[AsyncSession] | None = getattr(app.state, "read_sessionmaker", None)
+    if maker is None:
+        engine: AsyncEngine = app.state.engine
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        maker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=_ReadOnlySession)
+        app.state.read_sessionmaker = maker
+    return maker
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a route that only reads (see read_sessionmaker); released when the route returns."""
+    async with read_sessionmaker(request.app)() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 async def database_ready(engine: AsyncEngine) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import Response
 
 from services.common.auth import AgentOrService, AnyRole
-from services.common.db import SessionDep
+from services.common.db import ReadSessionDep, SessionDep
 from services.common.errors import responses
 from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
@@ -37,25 +38,24 @@ async def create_order(body: schemas.OrderCreate, session: SessionDep, _: AgentO
 
 
 @router.get("/orders", response_model=schemas.OrderList, tags=["orders"])
-async def list_orders(session: SessionDep, principal: AnyRole,
+async def list_orders(session: ReadSessionDep, principal: AnyRole,
                       order_number: Annotated[str | None, Query(max_length=64)] = None,
                       customer_id: Annotated[str | None, Query(max_length=64)] = None,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> schemas.OrderList:
+                      offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Response:
     """Find orders by order number or customer (a customer key sees only its own)."""
     orders = await orders_service.list_orders(session, principal=principal, order_number=order_number,
                                               customer_id=customer_id, limit=limit, offset=offset)
     items = await repo.items_of(session, [o.id for o in orders])
     bodies = [presenters.order_public(o, items[o.id]) for o in orders]
-    return schemas.OrderList(items=bodies, count=len(bodies))
+    return presenters.json_response(schemas.OrderList(items=bodies, count=len(bodies)))
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderPublic, responses=responses(404), tags=["orders"])
-async def get_order(order_id: str, session: SessionDep, principal: AnyRole) -> schemas.OrderPublic:
+async def get_order(order_id: str, session: ReadSessionDep, principal: AnyRole) -> Response:
     """One order with its items and totals."""
-    order = await orders_service.get_order(session, order_id=order_id, principal=principal)
-    items = (await repo.items_of(session, [order.id]))[order.id]
-    return presenters.order_public(order, items)
+    order, items = await orders_service.order_view(session, order_id=order_id, principal=principal)
+    return presenters.json_response(presenters.order_public_row(order, items))
 
 
 @router.patch("/orders/{order_id}", response_model=schemas.OrderPublic, responses=responses(404, 409), tags=["orders"])
