@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit bench bench-ingest bench-diagnosis bench-tx-batch clean install install-test
+.PHONY: run test lint typecheck unit bench bench-ingest bench-diagnosis bench-tx-batch bench-floor bench-load wrk clean install install-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,7 @@ unit: install-test
 	ANVIL_BIN=$(abspath $(ANVIL)) $(BIN)/pytest -q -p no:cacheprovider
 
 ## make bench: every benchmark (each prints its figures); or one of bench-ingest, ...
-bench: bench-ingest bench-diagnosis bench-tx-batch
+bench: bench-ingest bench-diagnosis bench-tx-batch bench-floor bench-load
 
 bench-ingest: install-test
 	$(BIN)/python bench/ingest.py
@@ -68,6 +68,17 @@ bench-diagnosis: install-test
 
 bench-tx-batch: install-test
 	$(BIN)/python bench/tx_batch.py
+
+# wrk (Debian's package) drives bench-floor and bench-load.
+wrk:
+	@command -v wrk >/dev/null || (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk))
+
+bench-floor: install-test wrk
+	$(BIN)/python bench/floor.py
+
+bench-load: install-test wrk
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/load.py --sqlite
 
 clean:
 	rm -rf $(VENV) $(TOOLS) order_support.db*
