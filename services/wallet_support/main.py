@@ -17,7 +17,7 @@ from services.wallet_support.cache import ResultCache
 from services.wallet_support.chains.antelope import AntelopeClient
 from services.wallet_support.chains.aptos import AptosClient
 from services.wallet_support.chains.base import ChainClient
-from services.wallet_support.chains.bitcoin import BitcoinClient
+from services.wallet_support.chains.bitcoin import BitcoinClient, BitcoinCoreClient
 from services.wallet_support.chains.evm import EvmClient
 from services.wallet_support.chains.registry import ChainConfig, load_chains
 from services.wallet_support.chains.solana import SolanaClient
@@ -37,6 +37,8 @@ def build_clients(chains: dict[str, ChainConfig], *, http: httpx.AsyncClient, ca
             clients[key] = EvmClient(chain, http=http, cache=cache, batch_size=settings.rpc_batch_size)
         elif chain.family == "tron":
             clients[key] = TronClient(chain, http=http, api_key=settings.tron_api_key, cache=cache)
+        elif chain.family == "bitcoin" and chain.backend == "bitcoind":
+            clients[key] = BitcoinCoreClient(chain, http=http, cache=cache)
         elif chain.family == "bitcoin":
             clients[key] = BitcoinClient(chain, http=http, cache=cache)
         elif chain.family == "solana":

@@ -11,18 +11,21 @@ recipient's output. A tx that left the mempool is `replaced` when its first inpu
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from services.wallet_support.cache import HeadMemo, ResultCache
+from services.wallet_support.chains.base import RpcError
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.chains.rest import Identity, RestEndpoints, status_body
+from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical, status_body
 
 RBF_MAX_SEQUENCE = 0xFFFFFFFE  # BIP125: any input with nSequence below this signals replaceability
 CPFP_CHILD_VBYTES = 110  # a one-input one-output P2WPKH spend
@@ -37,6 +40,8 @@ class BitcoinFacts:
     fee_estimates: dict[str, float] | None = None
     sighting: dict[str, Any] | None = None  # what we saw of it in the mempool earlier
     spent_by: dict[str, Any] | None = None  # the tx now spending its first input (when it left the mempool)
+    replaceable: bool | None = None  # Bitcoin Core's bip125-replaceable (inherited signalling included)
+    unconfirmed_parents: list[str] | None = None  # Bitcoin Core's `depends`: it waits for these too
 
 
 def signals_rbf(tx: dict[str, Any]) -> bool:
@@ -90,9 +95,13 @@ def bitcoin_status(chain: ChainConfig, facts: BitcoinFacts, checked_at: datetime
                  "native_transfers": [{"from": senders[0] if senders else None, "to": p["to"], "amount": p["amount"],
                                        "vout": p["vout"]} for p in paid],
                  "fee": units(int(tx.get("fee") or 0), decimals) if tx.get("fee") is not None else None,
-                 "rbf": signals_rbf(tx)})
+                 "rbf": facts.replaceable if facts.replaceable is not None else signals_rbf(tx)})
+    if facts.unconfirmed_parents:
+        body["unconfirmed_parents"] = list(facts.unconfirmed_parents)
     if facts.tx is None:  # seen before, gone from the mempool now
-        if facts.spent_by is not None and facts.spent_by.get("txid") not in (None, facts.tx_hash):
+        if facts.spent_by is not None and facts.spent_by.get("txid") is None:
+            body.update({"status": "replaced"})  # its input was spent by a tx the backend cannot name
+        elif facts.spent_by is not None and facts.spent_by.get("txid") != facts.tx_hash:
             body.update({"status": "replaced", "replaced_by": {
                 "tx_hash": facts.spent_by["txid"],
                 "kind": replacement_kind(tx, facts.spent_by["tx"]) if facts.spent_by.get("tx") else "other"}})
@@ -193,3 +202,125 @@ class BitcoinClient:
                     facts.spent_by = {"txid": spend.body.get("txid"),
                                       "tx": replacement.body if isinstance(replacement.body, dict) else None}
             return facts
+
+
+# -- Bitcoin Core JSON-RPC (second backend) ---------------------------------------------------------------------
+
+CORE_NOT_FOUND = -5  # "No such mempool or blockchain transaction" (without txindex: confirmed ones too)
+
+
+def _sats(btc: Any) -> int:
+    """Bitcoin Core writes amounts as BTC floats: read them as decimals."""
+    return int(Decimal(str(btc)).scaleb(8))
+
+
+def _core_address(script: dict[str, Any]) -> str | None:
+    if script.get("address"):
+        return str(script["address"])
+    addresses = script.get("addresses") or []  # before Core 22
+    return str(addresses[0]) if addresses else None
+
+
+def core_tx(raw: dict[str, Any], tip: int, entry: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A verbose `getrawtransaction` (and its `getmempoolentry` while unconfirmed) in Esplora's shape. Pure."""
+    vin = []
+    for item in raw.get("vin") or []:
+        prev = item.get("prevout")  # verbosity 2 (Core 25+): the spent output and the fee
+        vin.append({"txid": item.get("txid"), "vout": item.get("vout"), "sequence": item.get("sequence"),
+                    "prevout": {"scriptpubkey_address": _core_address(prev.get("scriptPubKey") or {}),
+                                "value": _sats(prev.get("value"))} if prev else None})
+    vout = [{"scriptpubkey_address": _core_address(o.get("scriptPubKey") or {}), "value": _sats(o.get("value"))}
+            for o in raw.get("vout") or []]
+    fee: int | None = _sats(raw["fee"]) if raw.get("fee") is not None else None
+    if fee is None and entry is not None:
+        fee = _sats((entry.get("fees") or {}).get("base", entry.get("fee", 0)))
+    confirmations = int(raw.get("confirmations") or 0)
+    status: dict[str, Any] = {"confirmed": confirmations > 0}
+    if confirmations > 0:
+        status.update({"block_height": tip - confirmations + 1, "block_hash": raw.get("blockhash"),
+                       "block_time": raw.get("blocktime")})
+    size = int((entry or {}).get("vsize") or (entry or {}).get("size") or raw.get("vsize") or raw.get("size") or 0)
+    return {"txid": raw.get("txid"), "vin": vin, "vout": vout, "fee": fee, "weight": raw.get("weight") or size * 4,
+            "size": raw.get("size"), "status": status}
+
+
+class BitcoinCoreClient:
+    """ChainClient for Bitcoin over a Bitcoin Core node's JSON-RPC (a node without `txindex` finds only
+    mempool transactions and its wallet's; with `txindex=1`, every one)."""
+
+    def __init__(self, chain: ChainConfig, *, http: httpx.AsyncClient, cache: ResultCache,
+                 urls: Sequence[str] | None = None, attempts: int = 2, backoff: float = 0.1) -> None:
+        self.chain = chain
+        self.cache = cache
+        self._ids = itertools.count(1)
+        identity = Identity("POST", "", chain.genesis_hash or "", lambda body: str(body["result"]),
+                            body={"jsonrpc": "1.0", "id": 0, "method": "getblockhash", "params": [0]}) \
+            if chain.genesis_hash else None
+        self.api = RestEndpoints(chain_key=chain.key, urls=urls or chain.rpc_urls, http=http, identity=identity,
+                                 attempts=attempts, backoff=backoff)
+        self.gate = asyncio.Semaphore(16)
+        self.tip = HeadMemo(ttl=min(chain.block_time_seconds, 60.0))
+
+    async def call(self, method: str, params: list[Any]) -> Any:
+        def check(body: Any) -> None:
+            if not isinstance(body, dict):
+                raise Technical("unexpected answer shape")
+
+        # Core answers a JSON-RPC error with HTTP 404/500 and the error in the body.
+        answer = await self.api.request("POST", "", json={"jsonrpc": "1.0", "id": next(self._ids), "method": method,
+                                                          "params": params}, data_statuses=(404, 500), check=check)
+        error = answer.body.get("error")
+        if error:
+            raise RpcError(int(error.get("code", 0)), str(error.get("message", "")))
+        return answer.body.get("result")
+
+    async def probe(self) -> bool:
+        return await self.api.probe()
+
+    async def head(self) -> int:
+        return await self.tip.get(lambda: self._count())
+
+    async def _count(self) -> int:
+        return int(await self.call("getblockcount", []))
+
+    async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
+        checked_at = datetime.now(UTC)
+        tip = await self._count()
+        self.tip.note(tip)
+        facts = await asyncio.gather(*(self._facts(h, tip) for h in tx_hashes))
+        if any(f.tx is not None and not f.tx["status"]["confirmed"] for f in facts):
+            estimates = {}
+            for target in sorted({1, self.chain.fee_target_blocks}):
+                answer = await self.call("estimatesmartfee", [target])
+                if isinstance(answer, dict) and answer.get("feerate") is not None:
+                    estimates[str(target)] = float(Decimal(str(answer["feerate"])) * 100_000)  # BTC/kvB → sat/vB
+            for f in facts:
+                f.fee_estimates = estimates
+        await self.cache.remember_sightings(self.chain.key, {
+            f.tx_hash: sighting_of(f.tx) for f in facts if f.tx is not None and not f.tx["status"]["confirmed"]})
+        return [bitcoin_status(self.chain, f, checked_at) for f in facts]
+
+    async def _facts(self, tx_hash: str, tip: int) -> BitcoinFacts:
+        facts = BitcoinFacts(tx_hash=tx_hash, tip=tip)
+        async with self.gate:
+            try:
+                raw = await self.call("getrawtransaction", [tx_hash, 2])
+            except RpcError as exc:
+                if exc.code != CORE_NOT_FOUND:
+                    raise
+                raw = None
+            if isinstance(raw, dict):
+                entry = None
+                if not raw.get("confirmations"):
+                    entry = await self.call("getmempoolentry", [tx_hash])
+                    facts.replaceable = bool(entry.get("bip125-replaceable")) if isinstance(entry, dict) else None
+                    facts.unconfirmed_parents = list((entry or {}).get("depends") or [])
+                facts.tx = core_tx(raw, tip, entry if isinstance(entry, dict) else None)
+                return facts
+            facts.sighting = await self.cache.sighting(self.chain.key, tx_hash)
+            vin = ((facts.sighting or {}).get("vin") or [None])[0]
+            if vin:
+                unspent = await self.call("gettxout", [vin["txid"], vin["vout"], True])
+                if unspent is None:  # its input is spent (or gone): by which tx, a node without an index cannot say
+                    facts.spent_by = {"txid": None, "tx": None}
+        return facts

@@ -40,6 +40,7 @@ class ChainConfig(BaseModel):
     genesis_hash: str | None = None
     ss58_prefix: int | None = None
     bech32_hrp: str | None = None  # Bitcoin: bc (mainnet), tb (testnet/signet), bcrt (regtest)
+    backend: Literal["esplora", "bitcoind"] | None = None  # Bitcoin: Esplora REST (default) or Core JSON-RPC
     fee_target_blocks: int = Field(default=6, ge=1, le=1008)  # Bitcoin: "stuck" below the rate for this target
     existential_deposit: str | None = None  # Substrate: the minimum balance, in native units
     memo_required: list[str] = Field(default_factory=list)  # Antelope: accounts that credit deposits by memo

@@ -33,6 +33,7 @@ TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 ATA_PROGRAM = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL"
 BLOCKHASH_VALID_BLOCKS = 150  # a tx whose recent blockhash is older than this can never be processed
 TECHNICAL_RPC_CODES = {-32005, 429, -32603}
+SIGNATURES_PER_CALL = 256  # getSignatureStatuses takes at most 256 signatures
 
 # solana-program SystemError and spl-token TokenError, by their custom error number.
 SYSTEM_ERRORS = {0: "AccountAlreadyInUse", 1: "ResultWithNegativeLamports", 2: "InvalidProgramId",
@@ -242,6 +243,7 @@ class SolanaClient:
             if chain.genesis_hash else None
         self.api = RestEndpoints(chain_key=chain.key, urls=urls or chain.rpc_urls, http=http, identity=identity,
                                  attempts=attempts, backoff=backoff)
+        self.gate = asyncio.Semaphore(16)
 
     async def call(self, method: str, params: list[Any]) -> Any:
         def check(body: Any) -> None:
@@ -263,14 +265,22 @@ class SolanaClient:
 
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
-        result = await self.call("getSignatureStatuses", [list(tx_hashes), {"searchTransactionHistory": True}])
-        seen = list((result or {}).get("value") or [None] * len(tx_hashes))
+        chunks = [list(tx_hashes[i:i + SIGNATURES_PER_CALL]) for i in range(0, len(tx_hashes), SIGNATURES_PER_CALL)]
+        answers = await asyncio.gather(*(self.call("getSignatureStatuses", [chunk, {"searchTransactionHistory": True}])
+                                         for chunk in chunks))
+        seen: list[Any] = []
+        for chunk, result in zip(chunks, answers, strict=True):
+            seen += list((result or {}).get("value") or [None] * len(chunk))
         facts = [SolanaFacts(tx_hash=h, signature_status=s) for h, s in zip(tx_hashes, seen, strict=True)]
         landed = [f for f in facts if f.signature_status and f.signature_status.get("confirmationStatus") in (
             "confirmed", "finalized")]
-        txs = await asyncio.gather(*(self.call("getTransaction", [f.tx_hash, {
-            "encoding": "jsonParsed", "maxSupportedTransactionVersion": 0, "commitment": "confirmed"}])
-            for f in landed))
+        async def transaction(sig: str) -> Any:
+            async with self.gate:
+                return await self.call("getTransaction", [sig, {"encoding": "jsonParsed",
+                                                                "maxSupportedTransactionVersion": 0,
+                                                                "commitment": "confirmed"}])
+
+        txs = await asyncio.gather(*(transaction(f.tx_hash) for f in landed))
         for f, tx in zip(landed, txs, strict=True):
             f.tx = tx if isinstance(tx, dict) else None
         unseen = [f for f in facts if f.signature_status is None]
