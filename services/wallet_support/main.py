@@ -14,9 +14,14 @@ from services.common.observability import configure_logging
 from services.common.ratelimit import Rate, RateLimiter
 from services.common.settings import Settings, get_settings
 from services.wallet_support.cache import ResultCache
+from services.wallet_support.chains.antelope import AntelopeClient
+from services.wallet_support.chains.aptos import AptosClient
 from services.wallet_support.chains.base import ChainClient
+from services.wallet_support.chains.bitcoin import BitcoinClient, BitcoinCoreClient
 from services.wallet_support.chains.evm import EvmClient
 from services.wallet_support.chains.registry import ChainConfig, load_chains
+from services.wallet_support.chains.solana import SolanaClient
+from services.wallet_support.chains.substrate import SubstrateClient
 from services.wallet_support.chains.tron import TronClient
 from services.wallet_support.readiness import ReadinessProbe, configured_chains
 from services.wallet_support.router import router
@@ -25,12 +30,25 @@ from services.wallet_support.service import WalletService
 
 def build_clients(chains: dict[str, ChainConfig], *, http: httpx.AsyncClient, cache: ResultCache,
                   settings: Settings) -> dict[str, ChainClient]:
+    """One client per chain, by family; a chain of a known family needs no code (EVM chains are config only)."""
     clients: dict[str, ChainClient] = {}
     for key, chain in chains.items():
         if chain.family == "evm":
             clients[key] = EvmClient(chain, http=http, cache=cache, batch_size=settings.rpc_batch_size)
-        else:
+        elif chain.family == "tron":
             clients[key] = TronClient(chain, http=http, api_key=settings.tron_api_key, cache=cache)
+        elif chain.family == "bitcoin" and chain.backend == "bitcoind":
+            clients[key] = BitcoinCoreClient(chain, http=http, cache=cache)
+        elif chain.family == "bitcoin":
+            clients[key] = BitcoinClient(chain, http=http, cache=cache)
+        elif chain.family == "solana":
+            clients[key] = SolanaClient(chain, http=http, cache=cache)
+        elif chain.family == "aptos":
+            clients[key] = AptosClient(chain, http=http, cache=cache)
+        elif chain.family == "substrate":
+            clients[key] = SubstrateClient(chain, http=http, api_key=settings.subscan_api_key)
+        else:
+            clients[key] = AntelopeClient(chain, http=http)
     return clients
 
 

@@ -13,6 +13,7 @@ from services.common.i18n import pick_language
 from services.common.ratelimit import charge
 from services.wallet_support import schemas
 from services.wallet_support.chains.registry import ChainConfig
+from services.wallet_support.readiness import configured_chains
 from services.wallet_support.service import WalletService
 
 router = APIRouter(prefix="/v1")
@@ -30,14 +31,18 @@ def _lang(explicit: str | None, header: str | None) -> str:
 
 
 @router.get("/chains", response_model=schemas.ChainList, tags=["chains"])
-async def list_chains(request: Request, _: AnyRole) -> schemas.ChainList:
-    """The configured chains with their confirmations policy and known tokens."""
+async def list_chains(request: Request, _: AnyRole, probe: bool = True) -> schemas.ChainList:
+    """Every chain with its family, decimals, confirmations policy, known tokens, and whether it is configured
+    and reachable (each chain's endpoints probed at most every 30 s, 3 s each; `probe=false` skips it)."""
     chains: dict[str, ChainConfig] = request.app.state.chains
+    reachable = await _service(request).reachability() if probe else {}
+    configured = configured_chains(chains)
     return schemas.ChainList(items=[
         schemas.ChainPublic(key=c.key, name=c.name, chain_id=c.chain_id, family=c.family,
                             native_symbol=c.native_symbol, native_decimals=c.native_decimals,
-                            required_confirmations=c.required_confirmations, finality=c.finality,
-                            endpoints=len(c.rpc_urls),
+                            decimals=c.native_decimals, required_confirmations=c.required_confirmations,
+                            finality=c.finality, endpoints=len(c.rpc_urls), configured=c.key in configured,
+                            reachable=reachable.get(c.key),
                             tokens=[schemas.TokenPublic(symbol=t.symbol, contract=t.contract, decimals=t.decimals)
                                     for t in c.tokens.values()])
         for c in chains.values()])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from services.wallet_support.cache import ResultCache, with_confirmations
 from services.wallet_support.chains.addresses import (
     ADDRESS_SHAPES,
     HASH_SHAPES,
-    hash_family,
+    hash_families,
     normalize_address,
     normalize_hash,
 )
@@ -39,6 +40,27 @@ class WalletService:
     cache: ResultCache
     merchants: dict[str, str]
     tolerance: Decimal = Decimal("0")
+    probe_ttl: float = 30.0
+    probe_timeout: float = 3.0
+    elsewhere_timeout: float = 5.0  # a not-found hash is looked up on the other chains for at most this long
+    _reachable: dict[str, tuple[bool, float]] = field(default_factory=dict)
+
+    # -- chains -------------------------------------------------------------------------------------------
+
+    async def reachability(self) -> dict[str, bool]:
+        """Whether each chain has an endpoint of the right network answering, probed at most every probe_ttl."""
+        now = time.monotonic()
+        stale = [k for k in self.clients if now - self._reachable.get(k, (False, -1e9))[1] > self.probe_ttl]
+
+        async def probe(key: str) -> None:
+            try:
+                ok = await asyncio.wait_for(self.clients[key].probe(), self.probe_timeout)
+            except (TimeoutError, ChainError):
+                ok = False
+            self._reachable[key] = (ok, time.monotonic())
+
+        await asyncio.gather(*(probe(k) for k in stale))
+        return {k: v[0] for k, v in self._reachable.items()}
 
     # -- input --------------------------------------------------------------------------------------------
 
@@ -53,8 +75,8 @@ class WalletService:
         normalized = normalize_hash(chain, value)
         if normalized is not None:
             return normalized
-        family = hash_family(value.strip())
-        fits = sorted(c.key for c in self.chains.values() if c.family == family) if family else []
+        families = hash_families(value.strip())
+        fits = sorted(c.key for c in self.chains.values() if c.family in families)
         hint = f" This value has the shape of a {', '.join(fits)} hash." if fits else ""
         raise BadTxHash(f"A {chain.key} transaction hash is {HASH_SHAPES[chain.family]}.{hint}",
                         errors=[{"field": field, "message": f"expected {HASH_SHAPES[chain.family]}",
@@ -140,24 +162,43 @@ class WalletService:
         return result
 
     async def _mention_other_chains(self, statuses: list[dict[str, Any]]) -> None:
-        """A hash not found where it was asked may be on another configured chain of the same family."""
+        """A hash not found where it was asked may be on another configured chain whose hashes have its shape,
+        of any family (64 hex: TRON, Bitcoin, EOS; 0x + 64 hex: EVM chains, Aptos, Polkadot, Kusama)."""
         missing = [s for s in statuses if s["status"] == "not_found"]
         if not missing:
             return
         lookups: list[tuple[ChainConfig, str]] = []
+        asked_as: dict[tuple[str, str], str] = {}
         for s in missing:
-            asked = self.chains[s["chain"]]
-            lookups += [(c, s["tx_hash"]) for c in self.chains.values()
-                        if c.family == asked.family and c.key != asked.key]
+            families = hash_families(s["tx_hash"])
+            for other in self.chains.values():
+                if other.key == s["chain"] or other.family not in families:
+                    continue
+                normalized = normalize_hash(other, s["tx_hash"])
+                if normalized is not None:
+                    lookups.append((other, normalized))
+                    asked_as[(other.key, normalized)] = s["tx_hash"]
         if not lookups:
             return
-        found = await self.statuses(lookups, look_elsewhere=False)
+        by_chain: dict[str, list[tuple[ChainConfig, str]]] = {}
+        for other, normalized in {(c.key, h): (c, h) for c, h in lookups}.values():
+            by_chain.setdefault(other.key, []).append((other, normalized))
+
+        async def ask(group: list[tuple[ChainConfig, str]]) -> list[dict[str, Any]]:
+            # Each chain gets a bounded time: a slow chain is not where the answer waits.
+            try:
+                return await asyncio.wait_for(self.statuses(group, look_elsewhere=False), self.elsewhere_timeout)
+            except TimeoutError:
+                return []
+
+        found = [s for group in await asyncio.gather(*(ask(g) for g in by_chain.values())) for s in group]
         seen: dict[str, list[str]] = {}
         for s in found:
             if s["status"] not in ("not_found", "unknown"):
-                seen.setdefault(s["tx_hash"], []).append(s["chain"])
+                original = asked_as.get((s["chain"], s["tx_hash"]), s["tx_hash"])
+                seen.setdefault(original, []).append(s["chain"])
         for s in missing:
-            s["found_on"] = seen.get(s["tx_hash"], [])
+            s["found_on"] = sorted(seen.get(s["tx_hash"], []))
 
     # -- verification -------------------------------------------------------------------------------------
 
@@ -165,7 +206,7 @@ class WalletService:
                      fresh: bool = False) -> dict[str, Any]:
         status = await self.status(chain, tx_hash, fresh=fresh)
         verdict = verify_payment(chain, status, expected, found_on=status.get("found_on"), tolerance=self.tolerance)
-        return verdict_body(verdict, status, lang)
+        return verdict_body(verdict, status, lang, chain.family)
 
     # -- questions ----------------------------------------------------------------------------------------
 
@@ -173,32 +214,56 @@ class WalletService:
                      order_number: str | None, expected: Expected | None, lang: str,
                      merchant: str | None = None) -> dict[str, Any]:
         status = await self.status(chain, tx_hash) if tx_hash else None
-        checks = status_checks(chain, status, lang) if status else []
+        facts: dict[str, Any] = {}
+        if topic == "token_not_showing" and status and address and status["status"] in ("confirmed", "finalized"):
+            facts = await self._account_facts(chain, address, status)
+        checks = status_checks(chain, status, lang, facts) if status else []
         if topic == "payment_not_credited" and status is not None:
             return self._credited(chain, status, expected, order_number, lang, checks, merchant)
-        key, params = answer_key(topic, chain, status, address)
-        return {"topic": topic, "lang": lang, "answer": catalog.say(lang, "answer", key, params), "status": status,
-                "checks": checks, "next_steps": catalog.steps(lang, key, params), "verdict": None}
+        key, params = answer_key(topic, chain, status, address, facts)
+        params["ata_state"] = catalog.CATALOG[lang]["words"]["exists" if facts.get("ata_exists") else "missing"]
+        family = chain.family
+        return {"topic": topic, "lang": lang, "answer": catalog.say(lang, "answer", key, params, family),
+                "status": status, "checks": checks, "next_steps": catalog.steps(lang, key, params, family),
+                "verdict": None}
+
+    async def _account_facts(self, chain: ChainConfig, address: str, status: dict[str, Any]) -> dict[str, Any]:
+        """What a family can tell about the asker's account (Solana: its associated token account). Best effort:
+        the answer stands without it."""
+        getter = getattr(self.clients.get(chain.key), "account_facts", None)
+        if getter is None:
+            return {}
+        try:
+            facts: dict[str, Any] = await getter(address, status)
+        except (ChainError, ValueError, KeyError):
+            return {}
+        return facts
 
     def _credited(self, chain: ChainConfig, status: dict[str, Any], expected: Expected | None,
                   order_number: str | None, lang: str, checks: list[str], merchant: str | None) -> dict[str, Any]:
         params = {"chain": chain.key, "status": status["status"], "order_number": order_number or "—"}
+        recipient = expected.to if expected is not None else merchant
+        memo_less = missing_memo(chain, status, recipient) if recipient else []
+        if memo_less:
+            # An exchange account that credits by memo got a deposit without one: that is the whole story.
+            memo_params = {**params, "sent": ", ".join(memo_less), "to": recipient}
+            return {"topic": "payment_not_credited", "lang": lang, "status": status, "checks": checks,
+                    "verdict": None if expected is None else verify_payment(
+                        chain, status, expected, found_on=status.get("found_on"), tolerance=self.tolerance).verdict,
+                    "answer": catalog.say(lang, "answer", "credited_memo_missing", memo_params),
+                    "next_steps": catalog.steps(lang, "credited_memo_missing", memo_params)}
         if expected is None:
             if merchant is None:
                 text = catalog.say(lang, "answer", "credited_no_merchant", params)
             else:
                 # No amount to compare with: say what reached the merchant, and let the order number do the rest.
-                sent = [f"{t['amount']} {t.get('token') or t['contract']}" for t in status.get("transfers") or []
-                        if str(t.get("to")).lower() == merchant.lower()]
-                if str(status.get("to") or "").lower() == merchant.lower() and \
-                        Decimal(status.get("native_value") or "0") > 0:
-                    sent.append(f"{status['native_value']} {chain.native_symbol}")
+                sent = sent_to(chain, status, merchant)
                 key = "credited_sent" if sent else "credited_nothing"
                 text = catalog.say(lang, "answer", key, {**params, "sent": ", ".join(sent), "to": merchant})
             return {"topic": "payment_not_credited", "lang": lang, "answer": text, "status": status,
                     "checks": checks, "next_steps": catalog.steps(lang, "credited", params), "verdict": None}
         verdict = verify_payment(chain, status, expected, found_on=status.get("found_on"), tolerance=self.tolerance)
-        body = verdict_body(verdict, status, lang)
+        body = verdict_body(verdict, status, lang, chain.family)
         key = "credited_paid" if verdict.verdict in ("paid", "overpaid") else "credited_not"
         checks.append(catalog.say(lang, "check", "verdict", {"to": expected.to, "verdict": verdict.verdict}))
         return {"topic": "payment_not_credited", "lang": lang, "verdict": verdict.verdict, "status": status,
@@ -206,7 +271,41 @@ class WalletService:
                 "checks": checks, "next_steps": catalog.steps(lang, "credited", params)}
 
 
-def verdict_body(verdict: Verdict, status: dict[str, Any], lang: str) -> dict[str, Any]:
+def _same_address(chain: ChainConfig, a: Any, b: Any) -> bool:
+    if not a or not b:
+        return False
+    return str(a).lower() == str(b).lower() if chain.family in ("evm", "aptos") else str(a) == str(b)
+
+
+def native_legs(chain: ChainConfig, status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Native payments of a tx: each output / system transfer where the family lists them, else `to` + value."""
+    if status.get("native_transfers") is not None:
+        return [leg for leg in status["native_transfers"] if Decimal(str(leg.get("amount") or "0")) > 0]
+    leg = {"to": status.get("to"), "amount": status.get("native_value") or "0"}
+    return [leg] if Decimal(str(leg["amount"])) > 0 else []
+
+
+def sent_to(chain: ChainConfig, status: dict[str, Any], recipient: str) -> list[str]:
+    """What this tx moved to the recipient, as "amount symbol" strings. Pure."""
+    sent = [f"{t['amount']} {t.get('token') or t.get('symbol') or t['contract']}" for t in status.get("transfers") or []
+            if _same_address(chain, t.get("to"), recipient)]
+    native = [leg for leg in native_legs(chain, status) if _same_address(chain, leg.get("to"), recipient)]
+    if native:
+        total = sum((Decimal(str(leg["amount"])) for leg in native), Decimal(0))
+        sent.append(f"{total:.{chain.native_decimals}f} {chain.native_symbol}")
+    return sent
+
+
+def missing_memo(chain: ChainConfig, status: dict[str, Any], recipient: str) -> list[str]:
+    """Transfers without a memo to an account that credits deposits by memo (an exchange on EOS). Pure."""
+    if recipient not in chain.memo_required:
+        return []
+    legs = [*(status.get("native_transfers") or []), *(status.get("transfers") or [])]
+    return [f"{leg['amount']} {leg.get('token') or leg.get('symbol') or chain.native_symbol}" for leg in legs
+            if leg.get("to") == recipient and not str(leg.get("memo") or "").strip()]
+
+
+def verdict_body(verdict: Verdict, status: dict[str, Any], lang: str, family: str | None = None) -> dict[str, Any]:
     params = {**verdict.params, "pending_reason": catalog.CATALOG[lang]["pending_reason"].get(
         str(verdict.params.get("pending_reason")), verdict.params.get("pending_reason"))}
     if verdict.verdict == "unknown":
@@ -214,13 +313,15 @@ def verdict_body(verdict: Verdict, status: dict[str, Any], lang: str) -> dict[st
     return {"verdict": verdict.verdict, "tx": status,
             "paid_amount": str(verdict.paid_amount) if verdict.paid_amount is not None else None,
             "difference": str(verdict.difference) if verdict.difference is not None else None,
-            "explanation": catalog.say(lang, "verdict", verdict.reason, params),
+            "explanation": catalog.say(lang, "verdict", verdict.reason, params, family),
             "found_on": status.get("found_on") or [], "retry_after": status.get("retry_after")}
 
 
-def status_checks(chain: ChainConfig, status: dict[str, Any], lang: str) -> list[str]:
+def status_checks(chain: ChainConfig, status: dict[str, Any], lang: str,
+                  facts: dict[str, Any] | None = None) -> list[str]:
     """The facts an agent would read off an explorer, in the asker's language."""
     say = lambda key, params: catalog.say(lang, "check", key, params)  # noqa: E731
+    words = catalog.CATALOG[lang]["words"]
     checks = [say("status", {"chain": chain.key, "status": status["status"]})]
     if status.get("block_number") is not None:
         checks.append(say("block", status))
@@ -240,6 +341,21 @@ def status_checks(chain: ChainConfig, status: dict[str, Any], lang: str) -> list
     if status.get("replaced_by"):
         checks.append(say("replaced_by", {"replaced_by": status["replaced_by"]["tx_hash"],
                                           "kind": status["replaced_by"]["kind"]}))
+    if status.get("fee_rate") and status.get("fee_rate_needed"):
+        checks.append(say("fee_rate", status))
+    if "rbf" in status and status["status"] == "pending":
+        checks.append(say("rbf", {"rbf": words["yes" if status["rbf"] else "no"]}))
+    if status.get("commitment"):
+        checks.append(say("commitment", status))
+    if chain.family == "antelope" and status.get("block_number") is not None:
+        checks.append(say("memo", {"memo": status.get("memo") or ""}))
+    if chain.existential_deposit and (status.get("failure") or status.get("native_transfers")):
+        checks.append(say("existential_deposit", {"chain": chain.key, "existential_deposit": chain.existential_deposit,
+                                                  "native": chain.native_symbol}))
+    if facts and facts.get("ata"):
+        checks.append(say("ata", {**facts, "address": facts.get("owner") or "—",
+                                  "contract": facts.get("mint") or "—",
+                                  "ata_state": words["exists" if facts.get("ata_exists") else "missing"]}))
     return checks
 
 
@@ -248,15 +364,18 @@ def _gwei(value: Any) -> str:
 
 
 def answer_key(topic: str, chain: ChainConfig, status: dict[str, Any] | None,
-               address: str | None) -> tuple[str, dict[str, Any]]:
-    """Which catalog answer fits what the chain says, with its facts. Pure."""
+               address: str | None, facts: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """Which catalog answer fits what the chain says, with its facts. Pure. The key is the common one; the
+    catalog says the chain family's own sentence for it when it has one."""
     state = status["status"] if status else "not_found"
-    params: dict[str, Any] = {**(status or {}), "chain": chain.key, "native": chain.native_symbol,
-                              "address": address, "status": state}
+    params: dict[str, Any] = {**(status or {}), **(facts or {}), "chain": chain.key, "native": chain.native_symbol,
+                              "address": address, "status": state,
+                              "existential_deposit": chain.existential_deposit}
     if status and status.get("resources"):
         params.update(status["resources"])
     if status and status.get("failure"):
-        params.update({"message": status["failure"].get("message"), "reason": status["failure"].get("reason")})
+        params.update({**status["failure"], "message": status["failure"].get("message"),
+                       "reason": status["failure"].get("reason")})
     if status and status.get("replaced_by"):
         params.update({"replaced_by": status["replaced_by"]["tx_hash"], "kind": status["replaced_by"]["kind"]})
     params["remaining"] = max(chain.required_confirmations - int(params.get("confirmations") or 0), 0)
@@ -268,11 +387,16 @@ def answer_key(topic: str, chain: ChainConfig, status: dict[str, Any] | None,
         if state in ("confirmed", "finalized", "pending"):
             return "not_failed", params
     if topic == "token_not_showing" and status and state in ("confirmed", "finalized"):
-        mine = [t for t in status.get("transfers") or [] if address and str(t.get("to")).lower() == address.lower()]
+        mine = [t for t in status.get("transfers") or [] if address and _same_address(chain, t.get("to"), address)]
         if not mine:
+            native = [leg for leg in native_legs(chain, status) if _same_address(chain, leg.get("to"), address)]
+            if native:
+                return "native_received", {**params, "amount": native[0]["amount"]}
             return "token_none", params
         transfer = mine[0]
         params.update({"amount": transfer["amount"], "token": transfer.get("token"), "contract": transfer["contract"]})
+        if facts and facts.get("ata") and transfer.get("token"):
+            return ("token_received.ata" if facts.get("in_ata") else "token_received.other_account"), params
         return ("token_received" if transfer.get("token") else "token_unknown"), params
     if topic == "token_not_showing" and status and state == "pending":
         return "token_not_final", params
@@ -285,7 +409,9 @@ def answer_key(topic: str, chain: ChainConfig, status: dict[str, Any] | None,
         if state != "unknown":
             return "network_right", params
     if state == "pending":
-        return f"pending.{(status or {}).get('pending_reason') or 'in_mempool'}", params
+        key = f"pending.{(status or {}).get('pending_reason') or 'in_mempool'}"
+        fix = (status or {}).get("fix")  # Bitcoin: which fix applies to a low fee (rbf / cpfp)
+        return (f"{key}.{fix}" if fix and key == "pending.fee_too_low" else key), params
     if state == "failed":
         return f"failed.{status['failure']['reason']}" if status else "failed.other", params
     return state, params
