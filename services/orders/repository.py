@@ -75,7 +75,20 @@ async def order_read(session: AsyncSession, order_id: str) -> list[Any]:
     """An order with its items in one statement, as plain rows: one per item (columns item_sku, item_name,
     item_category, item_quantity, item_unit_price), a single row with item_sku None for an order without
     items, none for no such order."""
-    return list((await session.execute(_ORDER_READ, {"order_id": order_id})).all())
+    if session.get_bind().dialect.name != "postgresql":
+        return list((await session.execute(_ORDER_READ, {"order_id": order_id})).mappings().all())
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return list(await driver.fetch(_PG_ORDER_READ, order_id))
+
+
+_PG_ORDER_READ = (
+    "SELECT o.id, o.order_number, o.customer_id, o.customer_email, o.customer_phone, o.customer_name, o.currency, "
+    "o.status, o.total, o.placed_at, o.shipping_address::text AS shipping_address, o.created_at, o.updated_at, "
+    "i.sku AS item_sku, i.name AS item_name, i.category AS item_category, i.quantity AS item_quantity, "
+    "i.unit_price AS item_unit_price FROM orders o LEFT OUTER JOIN order_items i ON i.order_id = o.id "
+    "WHERE o.id = $1 ORDER BY i.id")
 
 
 async def order_by_number(session: AsyncSession, order_number: str) -> Order | None:
@@ -512,8 +525,7 @@ async def insert_marker(session: AsyncSession, *, kind: str, ref_id: str) -> boo
 async def stalled_shipments(session: AsyncSession, *, older_than: datetime, limit: int = 200
                             ) -> list[tuple[Shipment, Order]]:
     """Undelivered parcels whose last scan is older than `older_than` and whose current stall is not flagged
-    yet (flagged ones drop out of the query, so a backlog of lost parcels never hides new stalls). Rows are
-    locked and skipped by concurrent sweeps on PostgreSQL."""
+    yet (flagged ones drop out of the query, so a backlog of lost parcels never hides new stalls)."""
     stmt = (select(Shipment, Order).join(Order, col(Order.id) == col(Shipment.order_id))
             .where(col(Shipment.delivered_at).is_(None), col(Shipment.last_event_at) < older_than,
                    or_(col(Shipment.stall_flagged_at).is_(None),
@@ -521,9 +533,17 @@ async def stalled_shipments(session: AsyncSession, *, older_than: datetime, limi
                    col(Shipment.status).not_in(["returned_to_sender", "expired"]),
                    col(Order.status).not_in(["cancelled", "refunded", "returned", "delivered", "completed"]))
             .order_by(col(Shipment.last_event_at)).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Shipment, skip_locked=True)  # type: ignore[arg-type]
     return [(s, o) for s, o in (await session.execute(stmt)).all()]
+
+
+async def serialize_sweeps(session: AsyncSession) -> None:
+    """Take the sweep's lock row first thing in its transaction: concurrent sweeps (several workers) then run
+    one after another, each seeing what the previous one flagged (SQLite takes its write lock here, PostgreSQL
+    a row lock)."""
+    await insert_marker(session, kind="sweep_lock", ref_id="stalled_parcels")
+    table = _jobs()
+    await session.execute(update(table).where(table.c.kind == "sweep_lock", table.c.ref_id == "stalled_parcels")
+                          .values(updated_at=datetime.now(UTC)))
 
 
 async def open_sweep_ticket(session: AsyncSession, order_id: str) -> Ticket | None:

@@ -169,6 +169,7 @@ class Worker:
         smallest_gap = min(self.gaps.values()) if self.gaps else 72.0
         while not self.stopping.is_set():
             async with self.sessionmaker() as session, session.begin():
+                await repo.serialize_sweeps(session)
                 candidates = await repo.stalled_shipments(session, older_than=now - timedelta(hours=smallest_gap),
                                                           limit=SWEEP_PAGE)
                 if not candidates:

@@ -275,3 +275,32 @@ class TestParcelSweep:
         assert len(tickets) == 1
         assert tickets[0]["details"] == {"source": "stalled_parcel_sweep", "shipment_id": shipment["id"]}
         assert "No carrier scan for 100" in tickets[0]["description"]
+
+    async def test_a_backlog_never_hides_new_stalls_and_one_ticket_per_order(
+            self, api: httpx.AsyncClient, worker: Worker, monkeypatch: Any) -> None:
+        from services.orders import worker as worker_module
+
+        monkeypatch.setattr(worker_module, "SWEEP_PAGE", 2)  # a backlog larger than one page
+        scanned = utcnow() - timedelta(hours=200)
+
+        async def stalled_order(parcels: int) -> dict[str, Any]:
+            order = (await api.post("/v1/orders", json=order_body())).json()
+            for _ in range(parcels):
+                tracking = f"SB{uuid.uuid4().hex[:10].upper()}"
+                await api.post(f"/v1/orders/{order['id']}/shipments",
+                               json={"carrier": "sf-express", "tracking_number": tracking})
+                await api.post("/v1/tracking/events", json={"carrier": "sf-express", "tracking_number": tracking,
+                                                            "events": [{"event_id": "s1", "status": "in_transit",
+                                                                        "occurred_at": scanned.isoformat()}]})
+            return order
+
+        backlog = [await stalled_order(1) for _ in range(5)]
+        three_parcels = await stalled_order(3)
+        await asyncio.gather(worker.run_once(), worker.run_once())  # two sweeps at once
+        await worker.run_once()
+        for order in [*backlog, three_parcels]:
+            tickets = (await api.get("/v1/tickets", params={"order_id": order["id"]})).json()["items"]
+            assert len(tickets) == 1, (order["order_number"], tickets)
+        fresh = await stalled_order(1)  # a new stall behind the flagged backlog is still found
+        await worker.run_once()
+        assert len((await api.get("/v1/tickets", params={"order_id": fresh["id"]})).json()["items"]) == 1
