@@ -34,7 +34,7 @@ $(ANVIL):
 
 $(CHROMIUM):
 	$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+	DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -q chromium fonts-noto-cjk
 	$(CHROMIUM) --version
 
 install: $(VENV)/.installed
