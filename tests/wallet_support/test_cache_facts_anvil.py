@@ -86,3 +86,27 @@ class TestBatchBody:
             for status in got:
                 assert status == TxStatus.model_validate(status).model_dump(mode="json", by_alias=True)
                 assert status["checked_at"].endswith("Z") and status["block_time"].endswith("Z")
+
+
+class TestRoundTrips:
+    async def test_a_batch_of_mined_txs_is_one_round_of_requests(self, wallet: httpx.AsyncClient,
+                                                                 wallet_app: FastAPI, nodes: Nodes) -> None:
+        """The head, every tx and receipt in one round (chunks sent together); block times from the receipts
+        (anvil, reth and recent geth carry them), so no second round for blocks, however many there are."""
+        hashes = []
+        for block in range(12):  # 12 blocks, 2 txs each
+            hashes += [await nodes.eth.send(**{"from": ACCOUNTS[3]}, to=ACCOUNTS[1], value=block * 10 + i + 1)
+                       for i in range(2)]
+            await nodes.eth.receipt(hashes[-1])
+        await nodes.eth.mine(12)
+        transport = wallet_app.state.wallet.clients["eth"].transport
+        transport.batch_size = 10  # several chunks
+        requests, calls = transport.requests_sent, transport.calls_sent
+        try:
+            got = (await wallet.post("/v1/tx/batch", json={"items": [{"chain": "eth", "tx_hash": h}
+                                                                     for h in hashes]})).json()["items"]
+        finally:
+            transport.batch_size = 100
+        assert {s["status"] for s in got} == {"finalized"} and all(s["block_time"] for s in got)
+        assert transport.calls_sent - calls == 2 + 2 * len(hashes)  # head, finalized block, tx + receipt each
+        assert transport.requests_sent - requests == 5  # ceil(50 / 10) chunks, all in the first round

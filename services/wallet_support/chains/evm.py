@@ -274,7 +274,10 @@ class EvmClient:
         for f in facts:
             if f.receipt is not None:
                 block = _int(f.receipt["blockNumber"]) or 0
-                cached = self.cache.block_time(self.chain.key, block, f.receipt.get("blockHash"))
+                # Nodes that put the block's time on the receipt or the tx (anvil, reth, recent geth) save the
+                # block lookups: a batch of mined txs is then one round trip.
+                stamp = _int(f.receipt.get("blockTimestamp")) or _int((f.tx or {}).get("blockTimestamp"))
+                cached = stamp or self.cache.block_time(self.chain.key, block, f.receipt.get("blockHash"))
                 if cached is not None:
                     f.block_time = cached
                 else:
