@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+import orjson
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -40,16 +41,18 @@ def order_public(order: Order, items: Sequence[OrderItem]) -> schemas.OrderPubli
 
 def order_public_row(order: Any, items: Sequence[Any]) -> schemas.OrderPublic:
     """The same body from the hot read's plain rows (repo.order_read) instead of ORM objects."""
-    lines = [schemas.OrderItemPublic(sku=i.item_sku, name=i.item_name, category=i.item_category,
-                                     quantity=i.item_quantity, unit_price=i.item_unit_price,
-                                     line_total=i.item_unit_price * i.item_quantity) for i in items]
+    lines = [schemas.OrderItemPublic(sku=i["item_sku"], name=i["item_name"], category=i["item_category"],
+                                     quantity=i["item_quantity"], unit_price=i["item_unit_price"],
+                                     line_total=i["item_unit_price"] * i["item_quantity"]) for i in items]
+    address = order["shipping_address"]
     return schemas.OrderPublic(
-        id=order.id, order_number=order.order_number, status=order.status,
-        customer=schemas.CustomerPublic(id=order.customer_id, email=order.customer_email,
-                                        phone=order.customer_phone, name=order.customer_name),
-        currency=order.currency, placed_at=order.placed_at, items=lines,
-        item_count=sum(i.item_quantity for i in items), total=order.total,
-        shipping_address=order.shipping_address, created_at=order.created_at, updated_at=order.updated_at)
+        id=order["id"], order_number=order["order_number"], status=order["status"],
+        customer=schemas.CustomerPublic(id=order["customer_id"], email=order["customer_email"],
+                                        phone=order["customer_phone"], name=order["customer_name"]),
+        currency=order["currency"], placed_at=order["placed_at"], items=lines,
+        item_count=sum(i["item_quantity"] for i in items), total=order["total"],
+        shipping_address=orjson.loads(address) if isinstance(address, str) else address,
+        created_at=order["created_at"], updated_at=order["updated_at"])
 
 
 def json_response(body: BaseModel, status_code: int = 200) -> Response:

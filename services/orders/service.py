@@ -111,9 +111,9 @@ async def get_order(session: AsyncSession, *, order_id: str, principal: Principa
 async def order_view(session: AsyncSession, *, order_id: str, principal: Principal) -> tuple[Any, list[Any]]:
     """The order read's rows (see repo.order_read): the order and its items, under the same visibility rule."""
     rows = await repo.order_read(session, order_id)
-    if not rows or (principal.is_customer and rows[0].customer_id != principal.customer_id):
+    if not rows or (principal.is_customer and rows[0]["customer_id"] != principal.customer_id):
         raise OrderNotFound(order_id)
-    return rows[0], [r for r in rows if r.item_sku is not None]
+    return rows[0], [r for r in rows if r["item_sku"] is not None]
 
 
 async def list_orders(session: AsyncSession, *, principal: Principal, order_number: str | None,
