@@ -42,6 +42,7 @@ def _breakers_closed(request: pytest.FixtureRequest) -> None:
         return
     app: FastAPI = request.getfixturevalue("wallet_app")
     for client in app.state.wallet.clients.values():
-        pool = getattr(getattr(client, "transport", None), "pool", None)
-        if pool is not None:
-            pool.reset()
+        for attribute in ("transport", "api"):  # EVM and TRON clients; the other families' HTTP APIs
+            pool = getattr(getattr(client, attribute, None), "pool", None)
+            if pool is not None:
+                pool.reset()
