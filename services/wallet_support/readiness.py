@@ -56,7 +56,9 @@ class ReadinessProbe:
         answer: dict[str, object] = {}
         for key, ok in zip(keys, results, strict=True):
             entry: dict[str, Any] = {"ok": ok is True, "endpoints": len(self.chains[key].rpc_urls)}
-            pool = getattr(getattr(self.clients[key], "transport", None), "pool", None)
+            client = self.clients[key]
+            pool = getattr(getattr(client, "transport", None), "pool", None) or getattr(
+                getattr(client, "api", None), "pool", None)
             if pool is not None:
                 entry.update(pool.health())
             answer[key] = entry
