@@ -23,6 +23,7 @@ from services.common.types import utcnow
 from services.orders import reconcile as rules
 from services.orders import repository as repo
 from services.orders import service as orders_service
+from services.orders.channels import outbox
 from services.orders.clients.wallet import WalletClient, WalletRejected, WalletUnavailable
 from services.orders.diagnosis import catalog
 from services.orders.diagnosis.rules import CRYPTO_GROUPS
@@ -195,6 +196,7 @@ async def _claim(session: AsyncSession, *, payment: Payment | None, order: Order
         await orders_service.move_payment(session, payment=payment, status="succeeded", failure_code=None,
                                           note=explanation, source="chain",
                                           reorg_watch_seconds=settings.reorg_watch_seconds)
+        await outbox.emit(session, type="payment.reconciled", order_id=order.id, data=payment_event(payment, order))
         outcome.changed = "paid"
         return outcome
     if payment is None and decision.action == "fail" and expectation is not None and tx.get("status") not in (
@@ -253,10 +255,19 @@ async def _watch_settled(session: AsyncSession, *, payment: Payment, order: Orde
                 await _alert(session, order=order, text_key="reorg_after_fulfilment",
                              params={"order_status": order.status, "payment_id": payment.id})
             await tell_tickets_reorg(session, payment=payment)
+            await outbox.emit(session, type="payment.reversed", order_id=order.id,
+                              data={**payment_event(payment, order), "reason": decision.reason})
             outcome.changed = "reorg"
         outcome.final = False  # keep watching: it may come back in a later block
         outcome.next_check = GONE_RECHECK_SECONDS
     return outcome
+
+
+def payment_event(payment: Payment, order: Order) -> dict[str, Any]:
+    """The body of a payment event to the shop."""
+    return {"order_id": order.id, "order_number": order.order_number, "payment_id": payment.id,
+            "status": payment.status, "amount": format_decimal(payment.amount), "currency": payment.currency,
+            "chain": payment.chain, "tx_hash": payment.tx_hash}
 
 
 async def _new_chain_payment(session: AsyncSession, *, order: Order, expectation: rules.Expectation,

@@ -14,11 +14,13 @@ from sqlmodel import col
 
 from services.common.auth import Principal
 from services.common.errors import Forbidden, InvalidInput
+from services.common.schemas import format_decimal
 from services.common.settings import Settings
 from services.common.types import utcnow
 from services.orders import repository as repo
 from services.orders import schemas
 from services.orders.channels import hooks as channel_hooks
+from services.orders.channels import outbox
 from services.orders.diagnosis.missing_info import missing_information
 from services.orders.diagnosis.returns import ItemEligibility, refund_path, return_eligibility
 from services.orders.diagnosis.snapshot import OrderSnapshot, Policy, ShipmentView
@@ -174,6 +176,9 @@ async def _hold_transfer(session: AsyncSession, payment: Payment, *, source: str
 async def _order_paid(session: AsyncSession, order: Order) -> None:
     if order.status == "pending_payment":
         await set_order_status(session, order=order, status="paid")
+        await outbox.emit(session, type="order.paid", order_id=order.id,
+                          data={"order_id": order.id, "order_number": order.order_number,
+                                "total": format_decimal(order.total), "currency": order.currency})
 
 
 async def move_payment(session: AsyncSession, *, payment: Payment, status: str, failure_code: str | None,

@@ -45,3 +45,25 @@ def worker(hooked_app: FastAPI) -> Worker:
     state = hooked_app.state
     return Worker(sessionmaker=state.sessionmaker, wallet=state.wallet_client, settings=state.settings,
                   merchant_addresses=state.merchant_addresses)
+
+
+@pytest.fixture(autouse=True)
+def endpoints_closed(hooked_app: FastAPI) -> None:
+    """A test that simulates an outage leaves its endpoints' breakers open for a cool-down; each test starts with
+    every breaker closed (as a fresh process would)."""
+    wallet = hooked_app.state.wallet_client.http._transport.app.state.wallet
+    for client in wallet.clients.values():
+        for transport in (getattr(client, "transport", None), getattr(client, "rest", None)):
+            if transport is not None and hasattr(transport, "pool"):
+                transport.pool.reset()
+
+
+async def forget_transfer(app: FastAPI, tx_hash: str) -> None:
+    """Recorded real txs are reused across tests on one database: a test that claims one starts with it unused."""
+    from sqlalchemy import delete, update
+
+    from services.orders.models import Payment, PaymentSettlement
+
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(delete(PaymentSettlement).where(PaymentSettlement.tx_hash == tx_hash.lower()))
+        await session.execute(update(Payment).where(Payment.tx_hash == tx_hash).values(tx_hash=None))

@@ -21,6 +21,7 @@ from tests.anvil import ACCOUNTS
 from tests.chain_env import MERCHANT, Nodes, token_transfer
 from tests.conftest import CUSTOMER_1, CUSTOMER_2, auth
 from tests.factories import order_body
+from tests.integration.conftest import forget_transfer
 from tests.integration.test_payment_hooks import get, later, usdt_order
 from tests.wallet_support.test_tron import TRX_TRANSFER, USDT_OK, TronGrid
 
@@ -219,7 +220,8 @@ class TestEveryPaidPaymentIsWatched:
     async def test_a_recorded_payment_gets_the_reorg_watch(self, api: httpx.AsyncClient, nodes: Nodes,
                                                            hooked_app: FastAPI, worker: Worker) -> None:
         order = await usdt_order(api)
-        tx = await paid_usdt(nodes)
+        # An amount of its own: a reorged-out tx re-sent with the same nonce and data would have the same hash.
+        tx = await paid_usdt(nodes, 499_000007)
         body = {"method": "crypto", "amount": "499.00", "currency": "USDT", "status": "pending",
                 "crypto": {"chain": "eth", "tx_hash": tx, "token": "USDT"}}
         resp = await api.post(f"/v1/orders/{order['id']}/payments", json=body)
@@ -253,6 +255,7 @@ class TestFiatOrders:
 class TestTron:
     async def test_tron_one_transfer_one_order(self, api: httpx.AsyncClient, hooked_app: FastAPI) -> None:
         hooked_app.state.wallet_client.http._transport.app.state.wallet.cache.results.clear()  # type: ignore[attr-defined]
+        await forget_transfer(hooked_app, USDT_OK)
         first = await usdt_order(api, total="3.50", placed_at="2024-11-10T00:00:00+00:00")
         second = await usdt_order(api, total="3.50", placed_at="2024-11-10T00:00:00+00:00",
                                   customer={"id": "c-2002"})

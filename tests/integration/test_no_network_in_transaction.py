@@ -126,12 +126,14 @@ def _generic(batch: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 
 
 class TestAHungEndpointHoldsNothingBack:
-    async def test_fifty_webhooks_while_a_check_hangs_on_sqlite(self, hung_rpc: str, nodes: Nodes,
+    async def test_fifty_webhooks_while_a_check_hangs_on_sqlite(self, hung_rpc: str, nodes: Nodes, settings: Settings,
                                                                 tmp_path: Path) -> None:
         from services.orders.main import create_app as create_orders
         from services.wallet_support.main import create_app as create_wallet
 
-        budget = 2.0
+        if not settings.database_url.startswith("sqlite"):
+            pytest.skip("the SQLite default is the case: one writer, whose lock a held transaction would keep")
+        budget = 3.0  # the default PAYMENT_CHECK_INLINE_SECONDS
         config = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'default.db'}", tmp_path, GC_TUNING=False,
                                PAYMENT_CHECK_INLINE_SECONDS=budget, RPC_TIMEOUT_SECONDS=30)
         await asyncio.to_thread(run_migrations, config)

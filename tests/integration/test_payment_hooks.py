@@ -19,6 +19,7 @@ from tests.anvil import ACCOUNTS
 from tests.chain_env import MERCHANT, Nodes, token_transfer
 from tests.conftest import CUSTOMER_1
 from tests.factories import order_body
+from tests.integration.conftest import forget_transfer
 from tests.wallet_support.test_tron import USDT_OK, TronGrid
 
 
@@ -132,11 +133,13 @@ class TestEndToEndOnAnvil:
 
         # Reconciled at finality, then the chain takes it back: the payment goes back to pending, loudly.
         order2 = await usdt_order(api)
-        tx2 = await node.send(**token_transfer(node, nodes.eth_usdt, MERCHANT, 499_000000))
+        # Not the first tx again: re-sent after its reorg with the same nonce and data it would have its hash, and
+        # that tx belongs to the first order.
+        tx2 = await node.send(**token_transfer(node, nodes.eth_usdt, MERCHANT, 499_000000, gas=120_000))
         await node.receipt(tx2)
         await node.mine(12)
         ticket2 = await ticket_for(api, order2, tx2)
-        assert ticket2["status"] == "resolved"
+        assert ticket2["status"] == "resolved", ticket2["payment_check"]
         assert (await get(api, f"/v1/orders/{order2['id']}"))["status"] == "paid"
         await node.rpc("anvil_reorg", 14, [])
         await worker.run_once(now=later(1))  # the reorg watch: gone once is not proof yet
@@ -156,6 +159,7 @@ class TestTronHook:
     async def test_tron_ticket_reconciles_on_recorded_answers(self, api: httpx.AsyncClient,
                                                               hooked_app: FastAPI) -> None:
         hooked_app.state.wallet_client.http._transport.app.state.wallet.cache.results.clear()  # type: ignore[attr-defined]
+        await forget_transfer(hooked_app, USDT_OK)
         # Placed before the recorded mainnet tx was mined (2024-11-10), so the transfer can be its payment.
         order = await usdt_order(api, total="3.50", placed_at="2024-11-10T00:00:00+00:00")
         with respx.mock(assert_all_called=False) as mock:
