@@ -302,3 +302,19 @@ class TestApiStaysUp:
         assert verify.json()["verdict"] == "unknown" and "try again" in verify.json()["explanation"]
         assert tron.json()["status"] == "unknown"
         assert ready.status_code == 503 and ready.headers["retry-after"] == "5"
+
+
+class TestTronEndpoints:
+    async def test_tron_upstream_retry_after_passed_on_and_endpoint_skipped(self, http: httpx.AsyncClient) -> None:
+        from services.wallet_support.chains.tron import TronClient
+
+        tron = TronClient(load_chains(environ={})["tron"], http=http, api_key=None, urls=["http://tron-a.test"])
+        with respx.mock() as mock:
+            limited = mock.post("http://tron-a.test/wallet/getnowblock").mock(
+                return_value=httpx.Response(429, headers={"Retry-After": "9"}))
+            with pytest.raises(ChainUnavailable) as first:
+                await tron.statuses(["ab" * 32])
+            with pytest.raises(ChainUnavailable) as second:
+                await tron.statuses(["ab" * 32])
+        assert first.value.retry_after == 9 and 1 <= second.value.retry_after <= 9
+        assert limited.call_count == 1  # a 429 is not retried, and the endpoint is left alone for its Retry-After
