@@ -32,11 +32,12 @@ class ReadinessProbe:
     """Probes the configured chains at most once per `ttl` seconds; concurrent callers share one probe."""
 
     def __init__(self, clients: Mapping[str, ChainClient], chains: Mapping[str, ChainConfig], *,
-                 configured: set[str], ttl: float = 5.0) -> None:
+                 configured: set[str], ttl: float = 5.0, probe_timeout: float = 3.0) -> None:
         self.clients = clients
         self.chains = chains
         self.configured = configured
         self.ttl = ttl
+        self.probe_timeout = probe_timeout  # a hung endpoint must not hold a health check past its own timeout
         self.probes = 0  # how many times the endpoints were actually asked (for tests)
         self._answer: dict[str, object] | None = None
         self._stamp = 0.0
@@ -52,7 +53,8 @@ class ReadinessProbe:
     async def _probe(self) -> dict[str, object]:
         self.probes += 1
         keys = [k for k in self.clients if k in self.configured]
-        results = await asyncio.gather(*(self.clients[k].probe() for k in keys), return_exceptions=True)
+        results = await asyncio.gather(*(asyncio.wait_for(self.clients[k].probe(), self.probe_timeout) for k in keys),
+                                       return_exceptions=True)
         answer: dict[str, object] = {}
         for key, ok in zip(keys, results, strict=True):
             entry: dict[str, Any] = {"ok": ok is True, "endpoints": len(self.chains[key].rpc_urls)}
