@@ -107,6 +107,18 @@ def _validation_errors(exc: RequestValidationError) -> tuple[int, str, list[dict
     return 422, f"Invalid request: check {fields}.", errors
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route at this path (Starlette names only the first matching route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    if "GET" not in methods:
+        methods.discard("HEAD")
+    return ", ".join(sorted(methods - {"HEAD"}))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -122,7 +134,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        err = ProblemError(str(exc.detail), headers=dict(exc.headers) if exc.headers else None)
+        headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        err = ProblemError(str(exc.detail), headers=headers)
         err.status = exc.status_code
         err.title = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
             exc.status_code, "Error")
@@ -310,6 +325,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_READINESS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["status", "checks"],
+    "properties": {"status": {"type": "string", "enum": ["ready", "not_ready"]},
+                   "checks": {"type": "object", "additionalProperties": True}},
+}
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -339,7 +359,14 @@ def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
             if method in ("post", "patch"):
                 codes.add(409)  # a conflicting state, or an Idempotency-Key still in use
             if path in ("/healthz", "/metrics", "/readyz"):
-                codes = {503} if path == "/readyz" else set()
+                codes = set()
+                if path == "/readyz":  # not ready is its answer: the same JSON body as ready, with a 503
+                    operation["responses"]["503"] = {
+                        "description": "Not ready: what is missing",
+                        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                        "content": {"application/json": {"schema": _READINESS_SCHEMA}}}
+                    operation["responses"]["200"]["content"] = {"application/json": {"schema": _READINESS_SCHEMA}}
+                    continue
             for code in sorted(codes):
                 entry = operation["responses"].get(str(code))
                 operation["responses"][str(code)] = {

@@ -75,6 +75,18 @@ def _utc_iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _json_int(value: Any) -> Any:
+    # JSON Schema's integer: 3 and 3.0 are both integers; "3" and true are not (pydantic's lax mode takes them).
+    if isinstance(value, bool) or isinstance(value, str):
+        raise ValueError("must be a JSON integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_int)]
+
+
 # What a business timestamp may be: later dates are typos or clock faults, earlier ones overflow on the way to UTC.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)

@@ -12,6 +12,7 @@ from services.common.schemas import (
     ApiModel,
     AwareTimestamp,
     DecimalStr,
+    JsonInt,
     NonNegativeDecimalStr,
     PositiveDecimalStr,
     StrictBody,
@@ -61,7 +62,7 @@ class OrderItemIn(StrictBody):
     sku: str = Code
     name: str = Field(min_length=1, max_length=300)
     category: str = Field(default="default", min_length=1, max_length=64)
-    quantity: int = Field(gt=0, le=100_000, strict=True)
+    quantity: JsonInt = Field(gt=0, le=100_000)
     unit_price: NonNegativeDecimalStr
 
 
@@ -383,7 +384,7 @@ class DiagnosisPublic(ApiModel):
 
 class ReturnLineIn(StrictBody):
     sku: str = Code
-    quantity: int = Field(gt=0, le=100_000, strict=True)
+    quantity: JsonInt = Field(gt=0, le=100_000)
 
 
 class ReturnCreate(StrictBody):
