@@ -244,12 +244,31 @@ async def lock_tracking_numbers(session: AsyncSession, tracking_numbers: Sequenc
 
 
 async def attach_waiting_events(session: AsyncSession, shipment: Shipment) -> list[TrackingEvent]:
-    """Events that arrived before their shipment was registered."""
-    await session.execute(
-        update(TrackingEvent)
-        .where(col(TrackingEvent.tracking_number) == shipment.tracking_number,
-               col(TrackingEvent.shipment_id).is_(None))
-        .values(shipment_id=shipment.id))
+    """Events that arrived before their shipment was registered, taken under the shipment's carrier (as ingest
+    stores events of a known shipment). Two providers may have pushed the same scan under their own carrier
+    names meanwhile (Kuaidi100's `jd`, 17TRACK's number): it is kept once, the copies removed."""
+    table = TrackingEvent.__table__  # type: ignore[attr-defined]
+    waiting = (await session.execute(
+        select(table.c.id, table.c.carrier, table.c.dedup_key)
+        .where(table.c.tracking_number == shipment.tracking_number, table.c.shipment_id.is_(None))
+        .order_by((table.c.carrier == shipment.carrier).desc(), table.c.id))).all()
+    if not waiting:
+        return await events_of(session, shipment.id)
+    if all(row.carrier == shipment.carrier for row in waiting):
+        await session.execute(update(table).where(table.c.id.in_([row.id for row in waiting]))
+                              .values(shipment_id=shipment.id))
+        return await events_of(session, shipment.id)
+    kept: dict[str, int] = {}
+    copies: list[int] = []
+    for row in waiting:
+        if row.dedup_key in kept:
+            copies.append(row.id)
+        else:
+            kept[row.dedup_key] = row.id
+    if copies:
+        await session.execute(delete(table).where(table.c.id.in_(copies)))
+    await session.execute(update(table).where(table.c.id.in_(list(kept.values())))
+                          .values(shipment_id=shipment.id, carrier=shipment.carrier))
     return await events_of(session, shipment.id)
 
 

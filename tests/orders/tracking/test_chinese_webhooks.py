@@ -126,6 +126,23 @@ class TestKuaidi100Push:
         assert result["shipment_id"] == shipment["id"]
         assert len(await events_of(client, shipment["id"])) == 5
 
+    async def test_two_providers_before_the_shipment_exists_are_one_timeline(
+            self, client: httpx.AsyncClient, unique: str, provider_secrets: None) -> None:
+        number = f"JDB{unique}"
+        resp = await client.post("/v1/webhooks/carriers/kuaidi100", content=kuaidi100_body(kuaidi100_for(number)),
+                                 headers=FORM)
+        assert resp.status_code == 200
+        seventeen = load("carriers", "17track_v2_tracking_updated_jd_station_built.json")
+        seventeen["data"]["number"] = number
+        body, headers = seventeen_post(seventeen)
+        resp = await client.post("/v1/webhooks/carriers/17track", content=body, headers=headers)
+        assert resp.json()["results"][0]["waiting_for_shipment"] is True
+        shipment = await new_shipment(client, "jd", number)
+        assert shipment["status"] == "available_for_pickup"
+        events = await events_of(client, shipment["id"])
+        assert len(events) == 5
+        assert len({e["occurred_at"] for e in events}) == 5
+
     async def test_station_diagnosis_says_where_in_both_languages(self, client: httpx.AsyncClient, unique: str,
                                                                  provider_secrets: None) -> None:
         shipment = await new_shipment(client, "jd", f"JDS{unique}")
