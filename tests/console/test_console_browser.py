@@ -43,6 +43,11 @@ async def sign_in(page: Page, server: ConsoleServer, key: str, then: str = "/con
     await expect(page.locator("header .who")).to_be_visible()
 
 
+async def sign_out(page: Page) -> None:
+    await page.click("form[action='/console/sign-out'] button")
+    await expect(page.locator(".note")).to_have_text("You are signed out.")
+
+
 async def shop_order(api: httpx.AsyncClient, *, delivered_north_km: float = 0.9) -> tuple[dict[str, Any], str]:
     """An order of customer c-1001: a declined card, then Alipay; a parcel delivered ~0.9 km from the address."""
     now = utcnow()
@@ -207,7 +212,7 @@ class TestTicketDesk:
         await expect(page.locator("button[data-move='open']")).to_have_count(1)
         await page.screenshot(path=str(tmp_path / "ticket-agent.png"), full_page=True)
 
-        await page.click("form[action='/console/sign-out'] button")
+        await sign_out(page)
         await sign_in(page, console_server, CUSTOMER_1)
         await page.goto(f"{console_server.url}/console/tickets/{ticket['id']}")
         await expect(page.locator(".msg")).to_have_count(2)
@@ -240,6 +245,20 @@ class TestTicketDesk:
         await expect(check.locator("[data-confirmations]")).to_have_text(re.compile(r"^\d+ / 12$"))
         await expect(page.locator("h1 .badge")).to_have_text("resolved")
         await page.screenshot(path=str(tmp_path / "payment-check.png"), full_page=True)
+
+        # The same transfer claimed for a second order: already used; agents see which order it paid.
+        second = (await api.post("/v1/orders", json={**body, "order_number": f"TP-{uuid.uuid4().hex[:12]}"})).json()
+        again = await customer_ticket(api, second, type="payment_failed", tx={"chain": "eth", "tx_hash": tx},
+                                      description="Paid this one too")
+        assert again["payment_check"]["verdict"] == "already_used", again["payment_check"]
+        await page.goto(f"{console_server.url}/console/tickets/{again['id']}")
+        await expect(check.locator(".badge.v-already_used")).to_have_text("already used")
+        await expect(check.locator(f"a[href='/console/orders/{order['id']}']")).to_have_text(order["order_number"])
+        await sign_out(page)
+        await sign_in(page, console_server, CUSTOMER_1)
+        await page.goto(f"{console_server.url}/console/tickets/{again['id']}")
+        await expect(check.locator(".badge.v-already_used")).to_have_count(1)
+        assert order["order_number"] not in await check.inner_text()
 
 
 class TestOrderPage:

@@ -83,9 +83,13 @@ class TestSession:
         async with httpx.AsyncClient(base_url=console_server.url) as client:
             resp = await client.post("/console/sign-in", data={"api_key": AGENT, "csrf_token": "x"})
             assert resp.status_code == 403 and "os_console=" not in resp.headers.get("set-cookie", "")
-            await client.get("/console/sign-in")
+            form = await client.get("/console/sign-in")
             resp = await client.post("/console/sign-in", data={"api_key": AGENT})
-            assert resp.status_code == 403
+            assert resp.status_code == 403 and "os_console=" not in resp.headers.get("set-cookie", "")
+            assert "did not come from this console" in resp.text and AGENT not in resp.text
+            resp = await client.post("/console/sign-in", data={"api_key": AGENT, "csrf_token": csrf_of(form.text)},
+                                     headers={"Origin": "https://evil.example"})
+            assert resp.status_code == 403 and "os_console=" not in resp.headers.get("set-cookie", "")
 
 
 class TestCsrf:

@@ -168,7 +168,11 @@ async def sign_in(request: Request) -> Response:
     """Exchange an agent (or customer) key for a session cookie; the key is never stored, shown or logged."""
     form = await form_of(request)
     if not request.cookies.get(cookies.SIGN_IN_COOKIE) or not cookies.csrf_ok(request, None, form.get("csrf_token")):
-        return refused(request, None)
+        if not cookies.same_origin(request):
+            return refused(request, None)
+        # Two sign-in pages opened at once keep only one nonce: say so and offer a fresh form, not a dead end.
+        return _sign_in_form(request, error=Texts(language(request))("error.csrf"), status=403,
+                             next_url=form.get("next"))
     principal = request.app.state.keyring.lookup(form.get("api_key", "").strip())
     if principal is None or principal.role not in cookies.CONSOLE_ROLES:
         # One message for every failure: no hint whether the key is unknown, revoked or of another role.

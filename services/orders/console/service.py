@@ -197,6 +197,7 @@ class TicketPage:
     messages: list[TicketMessage]
     diagnosis: schemas.DiagnosisPublic | None
     moves: list[str]
+    payment_check: dict[str, Any] | None
 
 
 async def ticket_page(session: AsyncSession, *, principal: Principal, policy: Policy, ticket_id: str,
@@ -211,7 +212,10 @@ async def ticket_page(session: AsyncSession, *, principal: Principal, policy: Po
         diagnosis = presenters.diagnosis_public(snapshot, diagnose(snapshot, lang),
                                                 orders_service.eligibility_of(snapshot), lang)
     moves = [] if principal.is_customer else sorted(orders_service.TICKET_TRANSITIONS[ticket.status])
-    return TicketPage(ticket=ticket, messages=messages, diagnosis=diagnosis, moves=moves)
+    # Agents also see which order an already-used transfer paid; a customer only hears that it was used.
+    check = ticket.payment_check if principal.is_customer else \
+        await orders_service.payment_check_for_agents(session, ticket=ticket)
+    return TicketPage(ticket=ticket, messages=messages, diagnosis=diagnosis, moves=moves, payment_check=check)
 
 
 async def _ticket_for_change(session: AsyncSession, principal: Principal, ticket_id: str) -> Ticket:
