@@ -25,6 +25,7 @@ from services.common.settings import Settings
 from services.common.types import utcnow
 from services.orders import flows
 from services.orders import repository as repo
+from services.orders import service as orders_service
 from services.orders.clients.wallet import WalletClient
 from services.orders.diagnosis import catalog
 from services.orders.models import Job, Ticket, TicketMessage
@@ -134,8 +135,7 @@ class Worker:
         session.add(TicketMessage(ticket_id=ticket.id, author="system", channel=ticket.channel,
                                   text=catalog.text(ticket.lang, "ticket", "deadline", {"hours": hours})))
         if ticket.status == "waiting_chain":
-            ticket.status = "open"
-            ticket.updated_at = utcnow()
+            await orders_service.move_ticket(session, ticket=ticket, status="open", note=None, author="system")
 
     async def _failed(self, job: Job, now: datetime, error: str) -> None:
         """A job that raised: back off, or expire past its deadline. Only the error's type is kept (no data)."""
