@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import orjson
+
 STATUSES = ("pending", "info_received", "in_transit", "out_for_delivery", "failed_attempt",
             "available_for_pickup", "delivered", "exception", "returned_to_sender", "expired")
 
@@ -123,6 +125,43 @@ def check_json(value: Any, where: str, depth: int = 0) -> None:
             check_json(item, f"{where}[{index}]", depth + 1)
 
 
+_TEXT_LIMITS = (("event_id", MAX_EVENT_ID), ("substatus", MAX_SUBSTATUS), ("raw_status", MAX_RAW_STATUS),
+                ("description", MAX_DESCRIPTION))
+
+
+def _check_event(event: NormalizedEvent, at: str) -> None:
+    """The thorough check of one event, naming what is wrong."""
+    if event.status not in STATUS_RANK:
+        raise PayloadError([f"{at}.status {event.status!r} is not a normalized status"])
+    if event.occurred_at.tzinfo is None:
+        raise PayloadError([f"{at}.occurred_at has no time zone"])
+    for name, limit in _TEXT_LIMITS:
+        text_field(getattr(event, name), f"{at}.{name}", max_len=limit)
+    check_json(event.location, f"{at}.location")
+    check_json(event.raw, f"{at}.raw")
+
+
+def _looks_storable(events: list[NormalizedEvent]) -> bool:
+    """A fast pass over a whole batch (the ingest hot path); False sends it to the thorough per-event check."""
+    texts: list[str] = []
+    for event in events:
+        if event.status not in STATUS_RANK or event.occurred_at.tzinfo is None:
+            return False
+        for name, limit in _TEXT_LIMITS:
+            value = getattr(event, name)
+            if value is not None:
+                if not isinstance(value, str) or len(value) > limit:
+                    return False
+                texts.append(value)
+    if _UNSTORABLE.search("\x01".join(texts)):
+        return False
+    try:  # orjson refuses integers beyond 64 bits and lone surrogates; a NUL comes out escaped
+        encoded = orjson.dumps([[e.location, e.raw] for e in events])
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return b"\\u0000" not in encoded and b"NaN" not in encoded and b"Infinity" not in encoded
+
+
 def check_batches(batches: list[ParsedBatch]) -> None:
     """Every value a parser produced fits the columns it goes to; else a PayloadError naming it."""
     for b, batch in enumerate(batches):
@@ -131,18 +170,10 @@ def check_batches(batches: list[ParsedBatch]) -> None:
         text_field(batch.tracking_number, f"{where}.tracking_number", max_len=MAX_TRACKING_NUMBER, required=True)
         if len(batch.events) > MAX_EVENTS:
             raise PayloadError([f"{where} has more than {MAX_EVENTS} events"])
+        if _looks_storable(batch.events):
+            continue
         for i, event in enumerate(batch.events):
-            at = f"{where}.events[{i}]"
-            if event.status not in STATUS_RANK:
-                raise PayloadError([f"{at}.status {event.status!r} is not a normalized status"])
-            if event.occurred_at.tzinfo is None:
-                raise PayloadError([f"{at}.occurred_at has no time zone"])
-            text_field(event.event_id, f"{at}.event_id", max_len=MAX_EVENT_ID)
-            text_field(event.substatus, f"{at}.substatus", max_len=MAX_SUBSTATUS)
-            text_field(event.raw_status, f"{at}.raw_status", max_len=MAX_RAW_STATUS)
-            text_field(event.description, f"{at}.description", max_len=MAX_DESCRIPTION)
-            check_json(event.location, f"{at}.location")
-            check_json(event.raw, f"{at}.raw")
+            _check_event(event, f"{where}.events[{i}]")
 
 
 def split_future(events: Iterable[NormalizedEvent], now: datetime) -> tuple[list[NormalizedEvent],
