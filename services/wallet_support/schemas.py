@@ -45,7 +45,8 @@ class Transfer(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     token: str | None
     contract: str
-    from_: str = Field(alias="from")
+    from_: str | None = Field(alias="from", description="null when the chain does not name one sender (a Solana "
+                                                         "transfer from several accounts, an Aptos mint)")
     to: str
     amount: str
 

@@ -242,3 +242,27 @@ def test_status_is_pure() -> None:
     seen = {"slot": tx["slot"], "confirmationStatus": "finalized", "err": tx["meta"]["err"]}
     body = solana_status(chain, SolanaFacts(FAILED_TX, seen, tx=tx), datetime(2026, 1, 1, tzinfo=UTC))
     assert body["status"] == "failed" and body["transfers"] == [] and body["native_value"] == "0.000000000"
+
+
+def test_a_transfer_without_one_sender_still_validates() -> None:
+    # The recorded USDC transfer with a second (constructed) debited account of the same mint: no single sender.
+    from services.wallet_support.chains.solana import token_transfers
+    from services.wallet_support.schemas import TxStatus
+
+    chain = load_chains()["solana"]
+    tx = _result("sol_getTransaction_jsonParsed_usdc-transferChecked_2S2rTZ.json")
+    extra = {"accountIndex": 0, "mint": USDC_MINT, "owner": "FG4Y3yX4AAchp1HvNZ7LfzFTewF2f6nDoMDCohTFrdpT",
+             "uiTokenAmount": {"amount": "10", "decimals": 6}}
+    tx["meta"]["preTokenBalances"].append(extra)
+    tx["meta"]["postTokenBalances"].append({**extra, "uiTokenAmount": {"amount": "0", "decimals": 6}})
+    [transfer] = token_transfers(tx, chain)
+    assert transfer["from"] is None and transfer["to"] == USDC_RECIPIENT
+    body = solana_status_for(tx)
+    assert TxStatus.model_validate(body).transfers[0].from_ is None
+
+
+def solana_status_for(tx: dict[str, Any]) -> dict[str, Any]:
+    from services.wallet_support.chains.solana import SolanaFacts, solana_status
+
+    seen = {"slot": tx["slot"], "confirmationStatus": "finalized", "err": None}
+    return solana_status(load_chains()["solana"], SolanaFacts(USDC_TX, seen, tx=tx), datetime(2026, 1, 1, tzinfo=UTC))

@@ -111,13 +111,16 @@ def movements(tx: dict[str, Any]) -> list[dict[str, Any]]:
             asset = handles.get((account, str(guid.get("creation_number"))))
             if asset is None and len(payload_coins) == 1:
                 asset = payload_coins[0]
-            out.append({"account": account, "asset": asset, "amount": amount})
+            out.append({"account": account, "asset": asset or f"coin store of {account}", "amount": amount})
         elif kind.startswith("0x1::coin::"):
             out.append({"account": aptos_address(data.get("account", "0x0")), "asset": data.get("coin_type"),
                         "amount": amount})
         elif kind.startswith("0x1::fungible_asset::"):
-            store = stores.get(aptos_address(data.get("store", "0x0")), {})
-            out.append({"account": store.get("owner"), "asset": store.get("metadata"), "amount": amount})
+            address = aptos_address(data.get("store", "0x0"))
+            store = stores.get(address, {})
+            # A store whose owner or asset the changes do not show is named by its own address.
+            out.append({"account": store.get("owner") or address,
+                        "asset": store.get("metadata") or f"fungible store {address}", "amount": amount})
     return out
 
 

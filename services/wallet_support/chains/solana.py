@@ -164,7 +164,8 @@ def token_transfers(tx: dict[str, Any], chain: ChainConfig) -> list[dict[str, An
         senders = [m for m in moves if m["delta"] < 0]
         for gain in (m for m in moves if m["delta"] > 0):
             transfers.append({"token": token.symbol if token else None, "contract": mint,
-                              "from": senders[0]["owner"] if len(senders) == 1 else None, "to": gain["owner"],
+                              "from": senders[0]["owner"] if len(senders) == 1 else None,
+                              "to": gain["owner"] or gain["account"],
                               "token_account": gain["account"], "amount": units(gain["delta"], decimals),
                               "raw_amount": str(gain["delta"]), "decimals": decimals})
     return transfers
