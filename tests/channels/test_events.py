@@ -79,12 +79,13 @@ class TestEvents:
         expected = ["ticket.created", "ticket.status_changed", "shipment.exception", "shipment.delivered"]
         for order in orders:
             got = received_for(receiver, secret, order["id"])
-            assert [t for _, t in got] == expected, got
+            # The payment code emits order.paid too (its own events may join): ours keep their order among them.
+            assert [t for _, t in got if t in expected] == expected, got
             assert len({i for i, _ in got}) == len(got)  # each event once
-        listed = (await client.get("/v1/events", params={"order_id": orders[0]["id"]}, headers=auth(AGENT))).json()
-        assert sorted(e["type"] for e in listed["items"]) == sorted(expected)
-        first = next(e for e in listed["items"] if e["type"] == "ticket.created")
-        log = (await client.get(f"/v1/events/{first['id']}", headers=auth(AGENT))).json()
+            listed = (await client.get("/v1/events", params={"order_id": order["id"]}, headers=auth(AGENT))).json()
+            assert sorted(e["id"] for e in listed["items"]) == sorted(i for i, _ in got)  # none lost
+        head = received_for(receiver, secret, orders[0]["id"])[0][0]  # the order's first event met the outage
+        log = (await client.get(f"/v1/events/{head}", headers=auth(AGENT))).json()
         outcomes = [(d["outcome"], d["status_code"]) for d in log["deliveries"]]
         assert outcomes[0] == ("failed", 503) and outcomes[1] == ("failed", None) and outcomes[-1] == ("sent", 200)
         assert log["endpoints"][0]["state"] == "sent" and log["endpoints"][0]["attempts"] == len(outcomes)
