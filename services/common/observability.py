@@ -57,20 +57,24 @@ class RequestContextMiddleware:
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.log = logging.getLogger(f"order_support.{service}.access")
+        self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        rid = headers.get("x-request-id") or ""
+        rid, declared = "", ""
+        for name, value in scope.get("headers", []):  # ASGI header names are lower-case bytes
+            if name == b"x-request-id":
+                rid = value.decode("latin-1")
+            elif name == b"content-length":
+                declared = value.decode("latin-1")
         if not (rid.isascii() and rid.isprintable() and 0 < len(rid) <= 64):
             rid = uuid.uuid4().hex  # a caller's id we cannot echo safely in a header or a log line
         token = request_id_var.set(rid[:64])
         started = time.perf_counter()
         status = {"code": 500}
 
-        declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, receive, send)
             request_id_var.reset(token)
@@ -103,8 +107,13 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             method = scope.get("method", "GET")
-            REQUESTS.labels(self.service, method, template, str(status["code"])).inc()
-            LATENCY.labels(self.service, method, template).observe(elapsed)
+            key = (method, template, status["code"])
+            children = self._metrics.get(key)
+            if children is None:  # labels() builds and locks on every call: keep each route's children
+                children = self._metrics[key] = (REQUESTS.labels(self.service, method, template, str(key[2])),
+                                                  LATENCY.labels(self.service, method, template))
+            children[0].inc()
+            children[1].observe(elapsed)
             self.log.info("request", extra={"method": method, "route": template, "status": status["code"],
                                             "duration_ms": round(elapsed * 1000, 2)})
             request_id_var.reset(token)
