@@ -225,6 +225,7 @@ async def register_shipment(session: AsyncSession, *, order: Order, body: schema
     waiting = await repo.attach_waiting_events(session, shipment)
     if apply_events(shipment, [as_event(e) for e in waiting]):
         await session.flush()
+        await channel_hooks.shipment_changed(session, shipment, "pending")  # events that came first
     if order.status in ("paid", "fulfilling"):
         await set_order_status(session, order=order, status="shipped")
     return shipment

@@ -164,3 +164,19 @@ class TestPaymentEvents:
         assert [t for _, t in got] == ["payment.reconciled", "order.paid", "payment.reversed"]
         body = json.loads(next(b for h, b in receiver.deliveries if h["webhook-id"] == got[0][0]))
         assert body["data"]["amount"] == "499.00" and body["data"]["method"] == "alipay"
+
+
+class TestShipmentRegisteredAfterItsEvents:
+    async def test_a_delivery_that_came_first_is_an_event_when_the_shipment_is_registered(
+            self, app: FastAPI, client: httpx.AsyncClient, settings: Settings, receiver: Receiver,
+            unique: str) -> None:
+        cfg, secret = with_endpoint(settings, receiver)
+        order = (await client.post("/v1/orders", json=order_body(), headers=auth(SERVICE))).json()
+        tracking = f"EF{unique}"
+        await client.post("/v1/tracking/events", headers=auth(SERVICE), json={
+            "carrier": "sf-express", "tracking_number": tracking, "events": [
+                {"event_id": "d", "status": "delivered", "occurred_at": utcnow().isoformat()}]})
+        await client.post(f"/v1/orders/{order['id']}/shipments", headers=auth(AGENT),
+                          json={"carrier": "sf-express", "tracking_number": tracking})
+        await drain(app, cfg)
+        assert [t for _, t in received_for(receiver, secret, order["id"])] == ["shipment.delivered"]

@@ -96,6 +96,7 @@ async def ingest(session: AsyncSession, batches: list[ParsedBatch], *, source: s
                 waiting = await repo.attach_waiting_events(session, shipment)
                 if apply_events(shipment, [as_event(e) for e in waiting], now):
                     await session.flush()
+                    await channel_hooks.shipment_changed(session, shipment, "pending")
         outcomes.append(BatchOutcome(batch.carrier, batch.tracking_number, len(batch.events), stored, shipment,
                                      refused))
     return outcomes
