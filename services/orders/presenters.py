@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -94,7 +93,11 @@ def diagnosis_public(snapshot: OrderSnapshot, diagnosis: Diagnosis, eligibility:
     return schemas.DiagnosisPublic(
         order_id=snapshot.order.id, order_number=snapshot.order.order_number, computed_at=snapshot.now,
         lang=lang, state=diagnosis.state, headline=diagnosis.headline,  # type: ignore[arg-type]
-        findings=[schemas.FindingPublic(**asdict(f)) for f in diagnosis.findings],
+        # Field by field: dataclasses.asdict would deep-copy every evidence dict only for pydantic to copy it again.
+        findings=[schemas.FindingPublic(code=f.code, severity=f.severity, title=f.title,  # type: ignore[arg-type]
+                                        detail=f.detail, evidence=f.evidence, next_steps=f.next_steps,
+                                        contact_channel=f.contact_channel)
+                  for f in diagnosis.findings],
         return_eligibility=eligibility_public(eligibility, zone))
 
 
