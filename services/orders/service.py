@@ -412,9 +412,9 @@ async def add_message(session: AsyncSession, *, ticket: Ticket, principal: Princ
                             text=body.text, visibility=body.visibility)
     ticket.updated_at = utcnow()
     # A customer's answer puts a ticket that waited on them back in the agents' queue.
-    if author == "customer" and ticket.status in ("waiting_customer", "resolved"):
-        ticket.status = "open"
     await repo.add_and_flush(session, message)
+    if author == "customer" and ticket.status in ("waiting_customer", "resolved"):
+        await move_ticket(session, ticket=ticket, status="open", note=None, author="customer")
     await channel_hooks.message_added(session, ticket=ticket, message=message)
     return message
 

@@ -24,7 +24,7 @@ from services.orders.diagnosis.snapshot import Policy
 from services.orders.models import Order, Ticket, TicketMessage
 
 SERVICE = Principal(role="service", key_id="inbound-email")
-CHECKED_CHAINS = ("eth", "bsc", "polygon", "tron")
+CHECKED_CHAINS = ("eth", "bsc", "polygon", "tron", "btc", "solana", "aptos", "dot", "ksm", "eos")
 
 
 @dataclass
