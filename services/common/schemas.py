@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +16,6 @@ from pydantic import (
     ConfigDict,
     PlainSerializer,
     WithJsonSchema,
-    model_validator,
 )
 
 # Money columns are NUMERIC(38, 18): at most 20 digits before the point and 18 after. Each decimal type's
@@ -137,19 +136,40 @@ def unstorable_text(value: Any, path: str = "") -> str | None:
     return None
 
 
+def _storable(value: Any) -> Any:
+    found = unstorable_text(value)
+    if found:
+        raise ValueError("text must not contain NUL characters or lone surrogates"
+                         + ("" if isinstance(value, str) else f" (at {found})"))
+    return value
+
+
+_STORABLE_TEXT = AfterValidator(_storable)
+
+
+def _holds_text(annotation: Any) -> bool:
+    if annotation is str or annotation is Any or annotation is dict or annotation is list:
+        return True
+    return any(_holds_text(arg) for arg in get_args(annotation) if not isinstance(arg, str | int | float))
+
+
 class StrictBody(BaseModel):
-    """Request bodies: unknown fields are a 422 (a typo should not be silently dropped), no NUL or lone
-    surrogate in any text (neither database can store them)."""
+    """Request bodies: unknown fields are a 422 (a typo should not be silently dropped), and no text field of
+    any body may hold a NUL or a lone surrogate (neither database can store them): each subclass's fields that
+    hold text get that check, per string (cheap, and JSON-mode validation stays fast)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    @model_validator(mode="before")
     @classmethod
-    def _storable_text(cls, data: Any) -> Any:
-        found = unstorable_text(data)
-        if found:
-            raise ValueError(f"{found}: text must not contain NUL characters or lone surrogates")
-        return data
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for field in cls.model_fields.values():
+            if _holds_text(field.annotation) and _STORABLE_TEXT not in field.metadata:
+                field.metadata.append(_STORABLE_TEXT)
+                changed = True
+        if changed:
+            cls.model_rebuild(force=True, raise_errors=False)
 
 
 class ApiModel(BaseModel):
