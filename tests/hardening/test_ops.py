@@ -59,7 +59,7 @@ def test_server_stops_within_5_seconds_of_sigterm_with_a_request_hanging(which: 
         proc.wait(timeout=15)
         took = time.monotonic() - started
         hanging.close()
-        assert took < 6.5, f"stopped after {took:.1f} s"
+        assert took < 5.5, f"stopped after {took:.1f} s"  # 4 s grace, then the app closes
     finally:
         if proc.poll() is None:
             proc.kill()
