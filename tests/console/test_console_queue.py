@@ -56,8 +56,8 @@ class TestQueuePaging:
 
 class TestShapes:
     @pytest.mark.parametrize(("text", "kind", "families"), [
-        ("0x" + "ab" * 32, "tx_hash", ("evm",)),
-        ("ab" * 32, "tx_hash", ("tron",)),
+        ("0x" + "ab" * 32, "tx_hash", ("evm", "aptos", "substrate")),
+        ("ab" * 32, "tx_hash", ("tron", "bitcoin", "antelope")),
         ("5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW", "tx_hash",
          ("solana",)),
         ("Li@Example.com", "email", ()),

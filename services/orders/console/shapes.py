@@ -16,7 +16,11 @@ PHONE = re.compile(r"\+?[\d\s\-().]{7,24}")
 # (wallet-support then looks on the family's other chains and says where it found it: found_on).
 CHAINS_BY_FAMILY: dict[str, tuple[str, ...]] = {
     "evm": ("eth", "bsc", "polygon"),
-    "tron": ("tron", "btc"),
+    "aptos": ("aptos",),
+    "substrate": ("dot", "ksm"),
+    "tron": ("tron",),
+    "bitcoin": ("btc",),
+    "antelope": ("eos",),
     "solana": ("solana",),
 }
 ALL_CHAINS: tuple[str, ...] = tuple(c for chains in CHAINS_BY_FAMILY.values() for c in chains)
@@ -36,10 +40,11 @@ class QueryShape:
 
 def tx_families(text: str) -> tuple[str, ...]:
     text = text.strip()
+    # One shape fits several families; wallet-support looks on the others and says where it is (found_on).
     if EVM_HASH.fullmatch(text):
-        return ("evm",)
+        return ("evm", "aptos", "substrate")
     if HEX64.fullmatch(text):
-        return ("tron",)
+        return ("tron", "bitcoin", "antelope")
     if BASE58_SIG.fullmatch(text):
         return ("solana",)
     return ()
