@@ -34,3 +34,14 @@ def wallet_chains(nodes: Nodes) -> dict[str, ChainConfig]:
 
 def token_transfer(node: Anvil, token: str, to: str, amount: int, **tx: Any) -> dict[str, Any]:
     return {"to": token, "data": node.token_call(token, "transfer", node.w3.to_checksum_address(to), amount), **tx}
+
+
+async def reorg_sender(nodes: Nodes, index: int, usdt: int = 10_000 * 10**6) -> str:
+    """An account of its own for a test that reorgs its transfer away: anvil_reorg rolls its nonce back, and a
+    transfer re-sent with the same nonce and data has the same hash (belonging to the first order). The funding
+    transfer is buried deeper than any reorg the tests make."""
+    node = nodes.eth
+    funding = await node.send(**token_transfer(node, nodes.eth_usdt, ACCOUNTS[index], usdt))
+    await node.receipt(funding)
+    await node.mine(30)
+    return ACCOUNTS[index]

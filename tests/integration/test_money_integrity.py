@@ -18,7 +18,7 @@ from services.orders.flows import PAYMENT_JOB
 from services.orders.models import Job, PaymentSettlement
 from services.orders.worker import Worker
 from tests.anvil import ACCOUNTS
-from tests.chain_env import MERCHANT, Nodes, token_transfer
+from tests.chain_env import MERCHANT, Nodes, reorg_sender, token_transfer
 from tests.conftest import CUSTOMER_1, CUSTOMER_2, auth
 from tests.factories import order_body
 from tests.integration.conftest import forget_transfer
@@ -220,8 +220,7 @@ class TestEveryPaidPaymentIsWatched:
     async def test_a_recorded_payment_gets_the_reorg_watch(self, api: httpx.AsyncClient, nodes: Nodes,
                                                            hooked_app: FastAPI, worker: Worker) -> None:
         order = await usdt_order(api)
-        # An amount of its own: a reorged-out tx re-sent with the same nonce and data would have the same hash.
-        tx = await paid_usdt(nodes, 499_000007)
+        tx = await paid_usdt(nodes, sender=ACCOUNTS.index(await reorg_sender(nodes, 7)))
         body = {"method": "crypto", "amount": "499.00", "currency": "USDT", "status": "pending",
                 "crypto": {"chain": "eth", "tx_hash": tx, "token": "USDT"}}
         resp = await api.post(f"/v1/orders/{order['id']}/payments", json=body)

@@ -16,7 +16,7 @@ from services.common.types import utcnow
 from services.orders.models import Job
 from services.orders.worker import Worker
 from tests.anvil import ACCOUNTS
-from tests.chain_env import MERCHANT, Nodes, token_transfer
+from tests.chain_env import MERCHANT, Nodes, reorg_sender, token_transfer
 from tests.conftest import CUSTOMER_1
 from tests.factories import order_body
 from tests.integration.conftest import forget_transfer
@@ -121,7 +121,8 @@ class TestEndToEndOnAnvil:
                                                                   worker: Worker) -> None:
         node = nodes.eth
         order = await usdt_order(api)
-        tx = await node.send(**token_transfer(node, nodes.eth_usdt, MERCHANT, 499_000000, **{"from": ACCOUNTS[0]}))
+        sender = await reorg_sender(nodes, 8)
+        tx = await node.send(**token_transfer(node, nodes.eth_usdt, MERCHANT, 499_000000, **{"from": sender}))
         await node.receipt(tx)
         ticket = await ticket_for(api, order, tx)
         assert ticket["status"] == "waiting_chain"  # 1 confirmation: pending, never "paid" yet
@@ -135,7 +136,8 @@ class TestEndToEndOnAnvil:
         order2 = await usdt_order(api)
         # Not the first tx again: re-sent after its reorg with the same nonce and data it would have its hash, and
         # that tx belongs to the first order.
-        tx2 = await node.send(**token_transfer(node, nodes.eth_usdt, MERCHANT, 499_000000, gas=120_000))
+        tx2 = await node.send(**token_transfer(node, nodes.eth_usdt, MERCHANT, 499_000000, gas=120_000,
+                                               **{"from": sender}))
         await node.receipt(tx2)
         await node.mine(12)
         ticket2 = await ticket_for(api, order2, tx2)
