@@ -5,29 +5,23 @@ endpoint of another network is refused for good)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
-from services.common.observability import redact
-from services.wallet_support.chains.base import ChainUnavailable, RateLimited, WrongChainEndpoint
+from services.wallet_support.chains.base import ChainUnavailable, WrongChainEndpoint
+from services.wallet_support.chains.transport import Endpoint, EndpointFailure, EndpointPool
 
 log = logging.getLogger("order_support.wallet.rest")
 Check = Callable[[Any], str | None]  # a body → why it shows another network (None: fine)
 
 
-class Technical(Exception):
-    """This endpoint could not answer now: try the next one."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+# The failure type of every family's endpoints (one breaker, one set of rules: chains/transport.py).
+Technical = EndpointFailure
 
 
 @dataclass
@@ -43,18 +37,6 @@ class Identity:
 
 
 @dataclass
-class RestEndpoint:
-    url: str
-    verified: bool = False
-    refused: str | None = None
-    cooldown_until: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def __repr__(self) -> str:
-        return f"Endpoint({redact(self.url, 24)})"
-
-
-@dataclass
 class Answer:
     status: int
     body: Any
@@ -62,19 +44,21 @@ class Answer:
 
 
 class RestEndpoints:
+    """A family's HTTP API over the shared EndpointPool: a circuit breaker per endpoint (a hung or failing one is
+    skipped at once for a cool-down, then probed by one request), the network identity checked once per endpoint
+    by one shared request, failover on any error class, the upstream Retry-After passed on."""
+
     def __init__(self, *, chain_key: str, urls: Sequence[str], http: httpx.AsyncClient,
                  headers: dict[str, str] | None = None, identity: Identity | None = None, attempts: int = 2,
                  backoff: float = 0.1, cooldown: float = 15.0) -> None:
-        if not urls:
-            raise ValueError(f"no endpoints configured for {chain_key}")
         self.chain_key = chain_key
-        self.endpoints = [RestEndpoint(u.rstrip("/")) for u in urls]
         self.http = http
         self.headers = headers or {}
         self.identity = identity
-        self.attempts = max(1, attempts)
-        self.backoff = backoff
-        self.cooldown = cooldown
+        self.pool = EndpointPool(chain_key=chain_key, urls=[u.rstrip("/") for u in urls], attempts=attempts,
+                                 backoff=backoff, cooldown=cooldown,
+                                 verify=self._check_identity if identity is not None else None)
+        self.endpoints = self.pool.endpoints
         self.calls_sent = 0
 
     async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
@@ -82,83 +66,54 @@ class RestEndpoints:
         """The first good answer in endpoint order. `data_statuses` are 4xx/5xx codes that are an answer (e.g.
         404 'no such transaction'), not a failure. Raises ChainUnavailable (or RateLimited / WrongChainEndpoint
         when that is all there was)."""
-        now = time.monotonic()
-        order = sorted(range(len(self.endpoints)), key=lambda i: self.endpoints[i].cooldown_until > now)
-        last = "no endpoint tried"
-        retry_after = 30.0
-        refused_only = True
-        for index in order:
-            endpoint = self.endpoints[index]
-            if endpoint.refused:
-                last = endpoint.refused
-                continue
-            for attempt in range(self.attempts):
-                try:
-                    await self._verify(endpoint)
-                    status, body = await self._send(endpoint, method, path, json, params, data_statuses, text)
-                    if check is not None and (why := check(body)) is not None:
-                        self._refuse(endpoint, why)
-                        raise WrongChainEndpoint(endpoint.refused or why)
-                    endpoint.cooldown_until = 0.0
-                    return Answer(status, body, index)
-                except WrongChainEndpoint as exc:
-                    last = str(exc)
-                    break
-                except Technical as exc:
-                    refused_only = False
-                    last = f"{endpoint!r}: {exc}"
-                    if exc.retry_after is not None:
-                        retry_after = max(retry_after, exc.retry_after)
-                    log.warning("endpoint failed", extra={"chain": self.chain_key, "error": str(exc),
-                                                          "attempt": attempt + 1})
-                    if attempt + 1 < self.attempts:
-                        await asyncio.sleep(min(self.backoff * (2 ** attempt), 2.0))
-            else:
-                endpoint.cooldown_until = time.monotonic() + self.cooldown
-        if refused_only and any(e.refused for e in self.endpoints):
-            raise WrongChainEndpoint(f"no {self.chain_key} endpoint serves the right network ({last})")
-        error = RateLimited if "429" in last else ChainUnavailable
-        raise error(f"no {self.chain_key} endpoint answered ({last})", retry_after=int(retry_after))
+
+        async def send(endpoint: Endpoint) -> Answer:
+            status, body = await self._send(endpoint, method, path, json, params, data_statuses, text)
+            if check is not None and (why := check(body)) is not None:
+                self._refuse(endpoint, why)
+                raise WrongChainEndpoint(endpoint.refused or why)
+            return Answer(status, body, self.endpoints.index(endpoint))
+
+        try:
+            return await self.pool.run(send)
+        except WrongChainEndpoint:
+            raise
+        except ChainUnavailable as exc:
+            if all(e.refused for e in self.endpoints):
+                raise WrongChainEndpoint(f"no {self.chain_key} endpoint serves the right network ({exc})") from exc
+            raise
 
     async def probe(self) -> bool:
-        for endpoint in self.endpoints:
-            if endpoint.refused:
-                continue
-            try:
-                await self._verify(endpoint, force=self.identity is not None)
-                if self.identity is None:
-                    await self._send(endpoint, "GET", "", None, None, (), True)
-                return True
-            except (Technical, WrongChainEndpoint):
-                continue
-        return False
+        try:
+            if self.identity is not None:
+                await self.request(self.identity.method, self.identity.path, json=self.identity.body,
+                                   text=self.identity.text)
+            else:
+                await self.request("GET", "", text=True)
+        except ChainUnavailable:
+            return False
+        return True
 
     def refused(self) -> list[str]:
         return [e.refused for e in self.endpoints if e.refused]
 
-    def _refuse(self, endpoint: RestEndpoint, why: str) -> None:
+    def _refuse(self, endpoint: Endpoint, why: str) -> None:
         endpoint.refused = f"{endpoint!r} {why}; it is not used for {self.chain_key}"
         log.error("endpoint on the wrong network", extra={"chain": self.chain_key, "why": why})
 
-    async def _verify(self, endpoint: RestEndpoint, force: bool = False) -> None:
+    async def _check_identity(self, endpoint: Endpoint) -> None:
         identity = self.identity
-        if identity is None or (endpoint.verified and not force):
-            return
-        async with endpoint.lock:
-            if endpoint.verified and not force:
-                return
-            _, body = await self._send(endpoint, identity.method, identity.path, identity.body, None, (),
-                                       identity.text)
-            try:
-                got = identity.extract(body)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise Technical(f"identity answer unreadable ({type(exc).__name__})") from exc
-            if str(got).strip().lower() != identity.expected.lower():
-                self._refuse(endpoint, f"serves network {str(got)[:80]!r}, not {identity.expected[:80]!r}")
-                raise WrongChainEndpoint(endpoint.refused or "wrong network")
-            endpoint.verified = True
+        assert identity is not None
+        _, body = await self._send(endpoint, identity.method, identity.path, identity.body, None, (), identity.text)
+        try:
+            got = identity.extract(body)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise Technical(f"identity answer unreadable ({type(exc).__name__})") from exc
+        if str(got).strip().lower() != identity.expected.lower():
+            self._refuse(endpoint, f"serves network {str(got)[:80]!r}, not {identity.expected[:80]!r}")
+            raise WrongChainEndpoint(endpoint.refused or "wrong network")
 
-    async def _send(self, endpoint: RestEndpoint, method: str, path: str, json: Any, params: dict[str, Any] | None,
+    async def _send(self, endpoint: Endpoint, method: str, path: str, json: Any, params: dict[str, Any] | None,
                     data_statuses: Sequence[int], text: bool) -> tuple[int, Any]:
         self.calls_sent += 1
         headers = dict(self.headers)
@@ -170,14 +125,16 @@ class RestEndpoints:
             resp = await self.http.request(method, endpoint.url + path, content=content, params=params,
                                            headers=headers)
         except httpx.TimeoutException as exc:
-            raise Technical("timeout") from exc
+            raise Technical("timeout", hung=True) from exc
         except httpx.HTTPError as exc:
             raise Technical(f"connection failed: {type(exc).__name__}") from exc
         except Exception as exc:  # whatever else the transport raises is "ask elsewhere or later", never a 500
             raise Technical(f"transport failed: {type(exc).__name__}") from exc
         status = resp.status_code
         if status >= 400 and status not in data_statuses:
-            if status == 429 or status >= 500:
+            if status == 429:
+                raise Technical("HTTP 429", retry_after=_retry_after(resp), rate_limited=True)
+            if status >= 500:
                 raise Technical(f"HTTP {status}", retry_after=_retry_after(resp))
             raise Technical(f"HTTP {status}")
         if text:
