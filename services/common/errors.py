@@ -307,7 +307,8 @@ class ErrorBoundary:
 
 
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
-           413: "Payload too large", 422: "Invalid input", 429: "Too many requests", 503: "Service unavailable"}
+           413: "Payload too large", 414: "URI too long", 422: "Invalid input", 429: "Too many requests",
+           503: "Service unavailable"}
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -339,8 +340,8 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # What any route can answer besides its own: malformed JSON or bad header bytes (400), no or a bad key (401),
-# another role's route (403), a body too large (413), invalid input (422), the database down (503).
-_EVERY_ROUTE = (400, 401, 403, 413, 422, 503)
+# another role's route (403), a body or URI too large (413, 414), invalid input (422), the database down (503).
+_EVERY_ROUTE = (400, 401, 403, 413, 414, 422, 503)
 
 
 def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
