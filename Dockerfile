@@ -31,7 +31,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --uid 10001 --shell /usr/sbin/nologin app \
-    && mkdir /app && chown 10001 /app
+    && mkdir -p /app/attachments && chown -R 10001 /app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY alembic.ini ./

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.sql.sqltypes import AutoString
 
 from alembic import context
+from services.common import idempotency  # noqa: F401  (registers idempotency_keys)
 from services.common.settings import async_database_url, get_settings
 from services.common.types import Money, UTCDateTime
 from services.orders import models

@@ -144,7 +144,9 @@ def _pairs(text: str) -> dict[str, str]:
 # start when one is missing, and the compose file is tested against this table.
 REQUIRED_IN_PRODUCTION: dict[str, tuple[str, ...]] = {
     "migrate": ("DATABASE_URL",),
-    "orders": ("DATABASE_URL", "API_KEYS", "WALLET_SUPPORT_URL", "WALLET_SUPPORT_API_KEY", "CARRIER_WEBHOOK_SECRET"),
+    # ACCOUNT_LINK_SECRET: every replica must sign and check account-change links with the same secret.
+    "orders": ("DATABASE_URL", "API_KEYS", "WALLET_SUPPORT_URL", "WALLET_SUPPORT_API_KEY", "CARRIER_WEBHOOK_SECRET",
+               "ACCOUNT_LINK_SECRET"),
     "wallet": ("API_KEYS", "REDIS_URL"),
     "worker": ("DATABASE_URL", "WALLET_SUPPORT_URL", "WALLET_SUPPORT_API_KEY"),
 }
@@ -160,7 +162,7 @@ def known_variables() -> set[str]:
 def production_problems(role: str, environ: dict[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
     problems = [f"{name} is not set" for name in REQUIRED_IN_PRODUCTION.get(role, ()) if not env.get(name, "").strip()]
-    for name in ("API_KEYS", "WALLET_SUPPORT_API_KEY", "CARRIER_WEBHOOK_SECRET"):
+    for name in ("API_KEYS", "WALLET_SUPPORT_API_KEY", "CARRIER_WEBHOOK_SECRET", "ACCOUNT_LINK_SECRET"):
         if any(marker in env.get(name, "").lower() for marker in PLACEHOLDER_MARKERS):
             problems.append(f"{name} still holds the placeholder from .env.example")
     return problems

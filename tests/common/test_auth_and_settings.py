@@ -51,6 +51,7 @@ class TestSettings:
         assert production_problems("orders", {}) == ["DATABASE_URL is not set", "API_KEYS is not set",
                                                      "WALLET_SUPPORT_URL is not set",
                                                      "WALLET_SUPPORT_API_KEY is not set",
-                                                     "CARRIER_WEBHOOK_SECRET is not set"]
+                                                     "CARRIER_WEBHOOK_SECRET is not set",
+                                                     "ACCOUNT_LINK_SECRET is not set"]
         placeholder = {"DATABASE_URL": "x", "API_KEYS": "change-me-agent-key:agent", "REDIS_URL": "r"}
         assert production_problems("wallet", placeholder) == ["API_KEYS still holds the placeholder from .env.example"]
