@@ -152,3 +152,19 @@ class TestAccountChanges:
         assert nothing.status_code == 422
         assert (await client.post("/v1/customers/c-nobody/changes", headers=auth(AGENT),
                                   json={"phone": "+8613700000000"})).status_code == 404
+
+    async def test_a_ticket_that_is_not_the_customers_is_a_422_and_changes_nothing(
+            self, app: FastAPI, client: httpx.AsyncClient, unique: str) -> None:
+        customer_id = f"c-tkt-{unique}"
+        await customer_with_order(client, unique, customer_id)
+        for ticket_id in ("0", "tkt_does_not_exist"):
+            resp = await client.post(f"/v1/customers/{customer_id}/changes", headers=auth(AGENT),
+                                     json={"phone": "+8613900000001", "ticket_id": ticket_id})
+            assert resp.status_code == 422, resp.text
+            assert resp.json()["errors"][0]["field"] == "ticket_id"
+        async with app.state.sessionmaker() as session:
+            from sqlalchemy import select
+
+            left = (await session.execute(select(AccountChange).where(
+                AccountChange.customer_id == customer_id))).scalars().all()
+        assert left == []

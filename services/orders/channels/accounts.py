@@ -107,6 +107,11 @@ async def request_change(session: AsyncSession, *, customer_id: str, body: Chang
     if principal.is_customer and principal.customer_id != customer_id:
         raise CustomerNotFound(customer_id)
     customer = await customer_on_file(session, customer_id)
+    if body.ticket_id is not None:
+        ticket = await repo.ticket_by_id(session, body.ticket_id)
+        if ticket is None or ticket.customer_id != customer_id:
+            raise InvalidInput("ticket_id is not a ticket of this customer.",
+                               errors=[{"field": "ticket_id", "message": f"unknown ticket {body.ticket_id}"}])
     changes: dict[str, Any] = {}
     if body.email and body.email.lower() != (customer.email or "").lower():
         changes["email"] = {"from": customer.email, "to": body.email.lower()}
