@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
@@ -83,11 +84,12 @@ async def move_return(return_id: str, body: schemas.ReturnUpdate, session: Sessi
     return presenters.return_public(ret)
 
 
-async def _ticket_body(request: Request, session: SessionDep, ticket: Ticket,
-                       principal: Principal) -> schemas.TicketPublic:
+async def _ticket_body(request: Request, session: SessionDep, ticket: Ticket, principal: Principal,
+                       snapshot: OrderSnapshot | None = None) -> schemas.TicketPublic:
     diagnosis = None
     if ticket.order_id:
-        snapshot = await _snapshot(request, session, ticket.order_id, principal)
+        if snapshot is None:
+            snapshot = await _snapshot(request, session, ticket.order_id, principal)
         diagnosis = render_diagnosis(snapshot, ticket.lang)
     messages = orders_service.visible_messages(await repo.messages_of(session, ticket.id), principal)
     body = presenters.ticket_public(ticket, messages, diagnosis)
@@ -111,7 +113,10 @@ async def create_ticket(body: schemas.TicketCreate, request: Request, session: S
         await flows.check_ticket_now(session, ticket=ticket, wallet=request.app.state.wallet_client,
                                      settings=request.app.state.settings,
                                      merchant_addresses=request.app.state.merchant_addresses)
-    return await _ticket_body(request, session, ticket, principal)
+        return await _ticket_body(request, session, ticket, principal)  # the check may have moved the order
+    # Nothing else changed since the snapshot was read but the new ticket itself: no second read.
+    fresh = dataclasses.replace(snapshot, tickets=[*snapshot.tickets, ticket]) if snapshot else None
+    return await _ticket_body(request, session, ticket, principal, snapshot=fresh)
 
 
 @router.get("/tickets", response_model=schemas.TicketList, tags=["tickets"])
