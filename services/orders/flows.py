@@ -320,12 +320,16 @@ async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: Ch
     previous = (ticket.payment_check or {}).get("verdict")
     exp = plan.expectation
     if exp is None or answer.verdict == "rejected":
-        key = "no_expectation" if exp is None or _unknown_token(answer) else "rejected"
-        await _say(session, ticket, catalog.text(lang, "ticket", key, {"detail": answer.detail}), previous, key)
+        key = ("no_expectation" if exp is None or _rejected_field(answer, "token") else
+               "no_merchant_address" if _rejected_field(answer, "to") else "rejected")
+        await _say(session, ticket, catalog.text(lang, "ticket", key, {"detail": answer.detail,
+                                                                     "chain": exp.chain if exp else ""}),
+                   previous, key)
         ticket.payment_check = {"verdict": key, "explanation": answer.detail or None,
                                 "checked_at": utcnow().isoformat()}
-        needed = "crypto_payment" if key == "no_expectation" else "tx_hash"
-        if needed not in ticket.missing_information:
+        # What an agent has to ask the customer for; a missing merchant address is the shop's to fix, not theirs.
+        needed = {"no_expectation": "crypto_payment", "rejected": "tx_hash"}.get(key)
+        if needed and needed not in ticket.missing_information:
             ticket.missing_information = [*ticket.missing_information, needed]
         await _move(session, ticket, "open")
         return CheckOutcome(key, detail=answer.detail, final=True)
@@ -369,8 +373,9 @@ async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: Ch
     return outcome
 
 
-def _unknown_token(answer: ChainAnswer) -> bool:
-    return any(str(e.get("field", "")).endswith("token") for e in answer.errors)
+def _rejected_field(answer: ChainAnswer, name: str) -> bool:
+    """wallet-support refused the question because of this expected field (token, to)."""
+    return any(str(e.get("field", "")).endswith(name) for e in answer.errors)
 
 
 async def tell_tickets_reorg(session: AsyncSession, *, payment: Payment) -> None:

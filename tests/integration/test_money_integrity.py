@@ -264,3 +264,17 @@ class TestTron:
             again = await claim(api, second, USDT_OK, chain="tron", key=CUSTOMER_2)
         assert again["payment_check"]["verdict"] == "already_used"
         assert await status_of(api, second) == "pending_payment"
+
+    async def test_no_merchant_address_is_the_shops_to_fix(self, api: httpx.AsyncClient, hooked_app: FastAPI,
+                                                           nodes: Nodes) -> None:
+        order = await usdt_order(api)
+        tx = await paid_usdt(nodes)
+        saved = hooked_app.state.merchant_addresses.pop("eth")
+        try:
+            ticket = await claim(api, order, tx)
+        finally:
+            hooked_app.state.merchant_addresses["eth"] = saved
+        assert ticket["payment_check"]["verdict"] == "no_merchant_address"
+        assert "no receiving address configured on eth" in ticket["messages"][-1]["text"]
+        assert "tx_hash" not in ticket["missing_information"]  # nothing to ask the customer for
+        assert ticket["status"] == "open" and await status_of(api, order) == "pending_payment"

@@ -175,6 +175,8 @@ EN: dict[str, dict[str, Any]] = {
                                   "the order was not moved back; check the payment before anything else ships.",
         "reconcile_blocked": "The chain says {verdict} for payment {payment_id}, which is {status}: nothing was "
                              "changed (that move is not allowed); please review.",
+        "no_merchant_address": "The shop has no receiving address configured on {chain}, so the transfer cannot "
+                               "be checked automatically; an agent will check it by hand.",
         "no_expectation": "There is no crypto payment on record to check this transaction against (token and "
                           "amount); an agent will look at it.",
         "stalled": "No carrier scan for {hours} hours on {tracking_number} ({carrier}); we are checking with "
@@ -334,6 +336,7 @@ ZH: dict[str, dict[str, Any]] = {
         "not_found_yet": "{chain} 网络上暂时查不到这笔交易；我们会持续复查一段时间（转账上链可能需要几分钟）。",
         "reorg_after_fulfilment": "支付 {payment_id} 在订单进入 {order_status} 之后离开了链：订单状态未回退；发货前请先核实该支付。",
         "reconcile_blocked": "链上结果为 {verdict}，但支付 {payment_id} 当前为 {status}：该变更不被允许，未做任何修改；请人工复核。",
+        "no_merchant_address": "商家尚未配置 {chain} 上的收款地址，无法自动核对该转账；客服将人工核实。",
         "no_expectation": "没有可用于核对该交易的链上付款记录（代币和金额）；客服将人工处理。",
         "stalled": "运单 {tracking_number}（{carrier}）已有 {hours} 小时没有扫描记录；我们正在向承运商核实。",
     },
