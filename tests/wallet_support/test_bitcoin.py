@@ -64,6 +64,7 @@ class TestStatus:
             body = await get_status(api, "btc", CONFIRMED)
         assert (body["status"], body["confirmations"], body["required_confirmations"]) == ("finalized", 6, 6)
         assert body["block_number"] == BLOCK and body["block_time"] == "2024-03-04T12:12:52Z"
+        assert body["head_block"] == BLOCK + 5  # the tip it counted from (the orders side's reorg rule reads it)
         assert body["fee"] == "0.00089100" and body["native_value"] == "0.17556963"
         assert [(t["to"], t["amount"]) for t in body["native_transfers"]] == [
             ("bc1qehqumchyz76cd0t3faj2ls7hmm6pk6c45h4l9c", "0.00000294"), (RECIPIENT, "0.17556669")]

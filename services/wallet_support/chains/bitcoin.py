@@ -84,6 +84,8 @@ def _rate(value: float) -> str:
 def bitcoin_status(chain: ChainConfig, facts: BitcoinFacts, checked_at: datetime) -> dict[str, Any]:
     """The contract's tx status from raw Esplora facts. Pure."""
     body = status_body(chain.key, facts.tx_hash, chain.required_confirmations, checked_at)
+    # The answering node's tip: a "not found" from a node behind the tx's block proves nothing (orders' reorg rule).
+    body["head_block"] = facts.tip or None
     tx = facts.tx or facts.sighting
     if tx is None:
         return body
