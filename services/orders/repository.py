@@ -8,11 +8,12 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import JSON, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import class_mapper
 from sqlalchemy.sql import bindparam
 from sqlmodel import col
 
@@ -327,6 +328,79 @@ async def snapshot_rows(session: AsyncSession, order_id: str) -> tuple[
     returns = list((await session.execute(_SNAPSHOT_RETURNS, key)).scalars())
     return order, items, list(payments.values()), history, list(shipments.values()), tickets, returns
 
+
+
+class _PlainRows:
+    """One table's rows as its model's instances built without the ORM's loading (no identity map, no session,
+    no per-row instrumentation events): plain values for read-only use, never written back."""
+
+    def __init__(self, model: Any, alias: str) -> None:
+        columns = list(model.__table__.c)
+        self.names = [c.name for c in columns]
+        self.json = [c.name for c in columns if isinstance(c.type, JSON)]
+        self.select = ", ".join(f'{alias}."{c.name}"::text' if isinstance(c.type, JSON) else f'{alias}."{c.name}"'
+                                for c in columns)
+        self.new = class_mapper(model).class_manager.new_instance
+        self.fields = frozenset(self.names)
+
+    def build(self, values: Any) -> Any:
+        data = dict(zip(self.names, values, strict=True))
+        for name in self.json:
+            if data[name] is not None:
+                data[name] = orjson.loads(data[name])
+        obj = self.new()
+        obj.__dict__.update(data)
+        object.__setattr__(obj, "__pydantic_fields_set__", set(self.fields))
+        return obj
+
+
+_P_ORDER, _P_ITEM, _P_PAYMENT = _PlainRows(Order, "o"), _PlainRows(OrderItem, "i"), _PlainRows(Payment, "p")
+_P_HISTORY, _P_SHIPMENT = _PlainRows(PaymentStatusHistory, "h"), _PlainRows(Shipment, "s")
+_P_EVENT, _P_TICKET, _P_RETURN = _PlainRows(TrackingEvent, "e"), _PlainRows(Ticket, "t"), _PlainRows(Return, "r")
+# The whole snapshot in one statement (one round trip, one MVCC snapshot): the order's columns, then each
+# child table as an array of anonymous records, which asyncpg decodes natively (Decimal, aware datetimes).
+_PG_SNAPSHOT = (
+    f"SELECT {_P_ORDER.select}, "
+    f"ARRAY(SELECT ROW({_P_ITEM.select}) FROM order_items i WHERE i.order_id = o.id ORDER BY i.id), "
+    f"ARRAY(SELECT ROW({_P_PAYMENT.select}) FROM payments p WHERE p.order_id = o.id ORDER BY p.created_at, p.id), "
+    f"ARRAY(SELECT ROW({_P_HISTORY.select}) FROM payments p JOIN payment_status_history h ON h.payment_id = p.id "
+    "WHERE p.order_id = o.id ORDER BY h.occurred_at, h.id), "
+    f"ARRAY(SELECT ROW({_P_SHIPMENT.select}) FROM shipments s WHERE s.order_id = o.id ORDER BY s.created_at, s.id), "
+    f"ARRAY(SELECT ROW({_P_EVENT.select}) FROM shipments s JOIN tracking_events e ON e.shipment_id = s.id "
+    "WHERE s.order_id = o.id ORDER BY e.occurred_at, e.id), "
+    f"ARRAY(SELECT ROW({_P_TICKET.select}) FROM tickets t WHERE t.order_id = o.id ORDER BY t.created_at, t.id), "
+    f"ARRAY(SELECT ROW({_P_RETURN.select}) FROM returns r WHERE r.order_id = o.id ORDER BY r.created_at, r.id) "
+    "FROM orders o WHERE o.id = $1")
+
+
+async def snapshot_plain(session: AsyncSession, order_id: str) -> tuple[
+        Order | None, list[OrderItem], list[Payment], dict[str, list[PaymentStatusHistory]],
+        list[tuple[Shipment, list[TrackingEvent]]], list[Ticket], list[Return]]:
+    """What `snapshot_rows` returns, for reading only: on PostgreSQL one statement on the session's asyncpg
+    connection, its rows built into model instances that belong to no session (change nothing on them);
+    elsewhere `snapshot_rows` itself."""
+    if session.get_bind().dialect.name != "postgresql":
+        return await snapshot_rows(session, order_id)
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    row = await driver.fetchrow(_PG_SNAPSHOT, order_id)
+    if row is None:
+        return None, [], [], {}, [], [], []
+    width = len(_P_ORDER.names)
+    items_rows, payment_rows, history_rows, shipment_rows, event_rows, ticket_rows, return_rows = row[width:]
+    payments = [_P_PAYMENT.build(v) for v in payment_rows]
+    history: dict[str, list[PaymentStatusHistory]] = {p.id: [] for p in payments}
+    for v in history_rows:
+        entry = _P_HISTORY.build(v)
+        history[entry.payment_id].append(entry)
+    shipments: list[tuple[Shipment, list[TrackingEvent]]] = [(_P_SHIPMENT.build(v), []) for v in shipment_rows]
+    events: dict[str, list[TrackingEvent]] = {s.id: found for s, found in shipments}
+    for v in event_rows:
+        event = _P_EVENT.build(v)
+        events[event.shipment_id].append(event)
+    return (_P_ORDER.build(row[:width]), [_P_ITEM.build(v) for v in items_rows], payments, history, shipments,
+            [_P_TICKET.build(v) for v in ticket_rows], [_P_RETURN.build(v) for v in return_rows])
 
 async def returns_of(session: AsyncSession, order_id: str) -> list[Return]:
     stmt = select(Return).where(col(Return.order_id) == order_id).order_by(col(Return.created_at))

@@ -242,8 +242,11 @@ def policy_from(settings: Settings) -> Policy:
 
 
 async def load_snapshot(session: AsyncSession, *, order_id: str, principal: Principal, policy: Policy,
-                        now: datetime | None = None) -> OrderSnapshot:
-    order, items, payments, history, shipments, tickets, returns = await repo.snapshot_rows(session, order_id)
+                        now: datetime | None = None, read_only: bool = False) -> OrderSnapshot:
+    """`read_only`: for a caller that only reads the snapshot (a diagnosis): its rows are plain instances in no
+    session, read in one statement on PostgreSQL."""
+    load = repo.snapshot_plain if read_only else repo.snapshot_rows
+    order, items, payments, history, shipments, tickets, returns = await load(session, order_id)
     order = ensure_visible(order, principal, order_id)
     return OrderSnapshot(order=order, items=items, payments=payments, history=history,
                          shipments=[ShipmentView(s, events) for s, events in shipments], tickets=tickets,

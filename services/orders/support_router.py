@@ -40,7 +40,8 @@ async def _snapshot(request: Request, session: SessionDep, order_id: str, princi
 async def order_diagnosis(order_id: str, request: Request, session: ReadSessionDep, principal: AnyRole,
                           accept_language: AcceptLanguage = None) -> Response:
     """What is wrong with this order and what the customer should do, from its data (zh-CN or en)."""
-    snapshot = await _snapshot(request, session, order_id, principal)
+    snapshot = await orders_service.load_snapshot(session, order_id=order_id, principal=principal,
+                                                  policy=request.app.state.policy, read_only=True)
     return presenters.json_response(render_diagnosis(snapshot, pick_language(accept_language)))
 
 
