@@ -41,6 +41,8 @@ class UriTooLong(ProblemError):
 def _request_problem(scope: Scope) -> ProblemError | None:
     """What no route can take: header bytes that are not UTF-8, a NUL in the path or the query, a huge URI."""
     for name, value in scope.get("headers", []):
+        if value.isascii() and name.isascii():
+            continue  # ASCII is UTF-8: the decoding below is for the rare other header
         try:
             value.decode("utf-8")
             name.decode("ascii")
@@ -60,10 +62,17 @@ def _request_problem(scope: Scope) -> ProblemError | None:
 
 
 class InputGuard:
-    """Outermost: refuse, before anything reads them, requests whose bytes no route could store or log."""
+    """Outermost: refuse, before anything reads them, requests whose bytes no route could store or log.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    It is the whole edge in one middleware layer (each layer costs every request a call, and those that wrap
+    `send` two more): InputGuard → request id, size, metrics, admission (RequestContextMiddleware) →
+    ErrorBoundary → [Idempotency-Key, POST only] → routes. A request that is not a POST never enters the
+    idempotency middleware, which acts on POSTs only.
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
+        self.app = RequestContextMiddleware(ErrorBoundary(app), service=service, max_body_bytes=max_body_bytes,
+                                            post_app=ErrorBoundary(IdempotencyMiddleware(app)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -78,11 +87,8 @@ class InputGuard:
 
 def install_edge(app: FastAPI, *, service: str, settings: Settings, readiness: ReadinessCheck) -> None:
     install_error_handlers(app)
-    # Outermost last: InputGuard → request id, size, metrics → ErrorBoundary → Idempotency-Key → routes.
-    app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(ErrorBoundary)
-    app.add_middleware(RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(InputGuard)
+    # InputGuard → request id, size, metrics → ErrorBoundary → Idempotency-Key (POST) → routes, as one layer.
+    app.add_middleware(InputGuard, service=service, max_body_bytes=settings.max_body_bytes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

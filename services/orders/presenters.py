@@ -39,15 +39,22 @@ def order_public(order: Order, items: Sequence[OrderItem]) -> schemas.OrderPubli
 
 
 def order_public_row(order: Any, items: Sequence[Any]) -> schemas.OrderPublic:
-    """The same body from the hot read's plain rows (repo.order_read) instead of ORM objects."""
-    lines = [schemas.OrderItemPublic(sku=i["item_sku"], name=i["item_name"], category=i["item_category"],
-                                     quantity=i["item_quantity"], unit_price=i["item_unit_price"],
-                                     line_total=i["item_unit_price"] * i["item_quantity"]) for i in items]
+    """The same body from the hot read's plain rows (repo.order_read) instead of ORM objects.
+
+    Built without validation (model_construct): the values are the database's own, already of the fields'
+    types (Decimal, aware datetime, int, str), which the models' validators return unchanged; serializing
+    formats them exactly as for a validated model (tests/orders/test_read_path.py compares the bodies)."""
+    item_model, customer_model, order_model = (schemas.OrderItemPublic.model_construct,
+                                               schemas.CustomerPublic.model_construct,
+                                               schemas.OrderPublic.model_construct)
+    lines = [item_model(sku=i["item_sku"], name=i["item_name"], category=i["item_category"],
+                        quantity=i["item_quantity"], unit_price=i["item_unit_price"],
+                        line_total=i["item_unit_price"] * i["item_quantity"]) for i in items]
     address = order["shipping_address"]
-    return schemas.OrderPublic(
+    return order_model(
         id=order["id"], order_number=order["order_number"], status=order["status"],
-        customer=schemas.CustomerPublic(id=order["customer_id"], email=order["customer_email"],
-                                        phone=order["customer_phone"], name=order["customer_name"]),
+        customer=customer_model(id=order["customer_id"], email=order["customer_email"],
+                                phone=order["customer_phone"], name=order["customer_name"]),
         currency=order["currency"], placed_at=order["placed_at"], items=lines,
         item_count=sum(i["item_quantity"] for i in items), total=order["total"],
         shipping_address=orjson.loads(address) if isinstance(address, str) else address,

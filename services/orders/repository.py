@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import bindparam
 from sqlmodel import col
 
+from services.common.db import pool_fetch
 from services.orders.models import (
     Job,
     Order,
@@ -78,10 +79,7 @@ async def order_read(session: AsyncSession, order_id: str) -> list[Any]:
     items, none for no such order."""
     if session.get_bind().dialect.name != "postgresql":
         return list((await session.execute(_ORDER_READ, {"order_id": order_id})).mappings().all())
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    return list(await driver.fetch(_PG_ORDER_READ, order_id))
+    return await pool_fetch(session, _PG_ORDER_READ, order_id)
 
 
 _PG_ORDER_READ = (
