@@ -372,17 +372,16 @@ _PG_SNAPSHOT = (
 async def snapshot_plain(session: AsyncSession, order_id: str) -> tuple[
         Order | None, list[OrderItem], list[Payment], dict[str, list[PaymentStatusHistory]],
         list[tuple[Shipment, list[TrackingEvent]]], list[Ticket], list[Return]]:
-    """What `snapshot_rows` returns, for reading only: on PostgreSQL one statement on the session's asyncpg
-    connection, its rows as plain stand-ins for the models (same attributes and values, typed as the models for
-    the rules; not ORM instances: never add or change them); elsewhere `snapshot_rows` itself."""
+    """What `snapshot_rows` returns, for reading only: on PostgreSQL one statement through `pool_fetch` (a read
+    session borrows a pooled connection for just it), its rows as plain stand-ins for the models (same attributes
+    and values, typed as the models for the rules; not ORM instances: never add or change them); elsewhere
+    `snapshot_rows` itself."""
     if session.get_bind().dialect.name != "postgresql":
         return await snapshot_rows(session, order_id)
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    row = await driver.fetchrow(_PG_SNAPSHOT, order_id)
-    if row is None:
+    rows = await pool_fetch(session, _PG_SNAPSHOT, order_id)
+    if not rows:
         return None, [], [], {}, [], [], []
+    row = rows[0]
     width = len(_P_ORDER.names)
     items_rows, payment_rows, history_rows, shipment_rows, event_rows, ticket_rows, return_rows = row[width:]
     payments = [_P_PAYMENT.build(v) for v in payment_rows]
