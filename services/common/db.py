@@ -66,12 +66,29 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session:
+        claimed = request.scope.get("state", {}).get("idempotency_key")
+        if claimed is not None:
+            _mark_key_committed(session, *claimed)
         try:
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
+
+
+_MARK_COMMITTED = text("UPDATE idempotency_keys SET state = 'committed' "
+                       "WHERE scope = :scope AND key = :key AND state = 'running'")
+
+
+def _mark_key_committed(session: AsyncSession, scope: str, key: str) -> None:
+    """The request's Idempotency-Key is marked carried out in the very transaction that commits its effects
+    (also a route's own mid-request commit): a process that dies before the answer is kept leaves a key that
+    says "done, answer lost", never one that lets a retry run the request a second time."""
+
+    @event.listens_for(session.sync_session, "before_commit")
+    def _mark(sync_session: Session) -> None:
+        sync_session.execute(_MARK_COMMITTED, {"scope": scope, "key": key})
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

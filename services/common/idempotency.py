@@ -6,7 +6,9 @@ while the first is still running a second one gets a 409 with `Retry-After` and 
 to the caller's credential (the SHA-256 of its Authorization header): one client cannot replay another's.
 
 Not kept: 5xx answers (the request may be retried), 401/403/429 (about the caller, not the request). A process
-that dies while a request runs leaves its key locked for LOCK_SECONDS, then the key can be used again.
+that dies while a request runs leaves its key locked for LOCK_SECONDS; then, if the request had committed nothing,
+the key can be used again, and if it had (the request's transaction marks the key `committed`), a retry is told
+that it was carried out and its answer lost (409), never run twice.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class IdempotencyKeyInUse(ProblemError):
     status, title, type_slug = 409, "Idempotency-Key in use", "idempotency-key-in-use"
 
 
+class IdempotencyAnswerLost(ProblemError):
+    status, title, type_slug = 409, "Idempotent request done, answer lost", "idempotency-answer-lost"
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
@@ -106,6 +112,8 @@ class IdempotencyMiddleware:
         if kept is not None:
             await self._replay(kept, scope, receive, send)
             return
+        # The request's transaction marks the key carried out when it commits (services/common/db.py).
+        scope.setdefault("state", {})["idempotency_key"] = (owner, key)
 
         sent = False
 
@@ -181,6 +189,12 @@ class IdempotencyMiddleware:
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was used for a different request (method, path or body) in the last "
                     "24 hours; use a new key for a new request.")
+            if record.state == "committed" and (record.locked_until or now) < now:
+                # Its effects were committed, then the process stopped before the answer was kept: running it
+                # again would do it twice.
+                raise IdempotencyAnswerLost(
+                    "The request with this Idempotency-Key was carried out, but its answer was not kept (the server "
+                    "stopped); look the result up instead of sending it again.")
             if record.state != "done":
                 raise IdempotencyKeyInUse("A request with this Idempotency-Key is being processed.",
                                           headers={"Retry-After": "1"})

@@ -9,10 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from services.common.idempotency import IdempotencyRecord
+from services.common.types import utcnow
 from tests.conftest import AGENT, CUSTOMER_1, SERVICE, auth
 from tests.factories import order_body
 
@@ -119,3 +121,31 @@ class TestIdempotencyKey:
         resp = await client.post("/v1/orders", json=order_body(),
                                  headers={**auth(SERVICE), "Idempotency-Key": "k" * 300})
         assert resp.status_code == 400 and resp.headers["content-type"].startswith("application/problem+json")
+
+
+class TestCrashBetweenCommitAndAnswer:
+    async def test_a_committed_request_whose_answer_was_lost_is_never_run_again(
+            self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+        from services.common import idempotency
+
+        async def dies_before_storing(self: Any, *args: Any) -> None:
+            return None  # the process stopped right after the request's commit
+
+        monkeypatch.setattr(idempotency.IdempotencyMiddleware, "_store", dies_before_storing)
+        key = f"crash-{uuid.uuid4().hex}"
+        body = order_body()
+        first = await client.post("/v1/orders", json=body, headers={**auth(AGENT), "Idempotency-Key": key})
+        assert first.status_code == 201
+        monkeypatch.undo()
+        async with app.state.sessionmaker() as session:
+            record = (await session.execute(select(IdempotencyRecord).where(IdempotencyRecord.key == key))).scalar_one()
+        assert record.state == "committed"  # marked in the order's own transaction
+        soon = await client.post("/v1/orders", json=body, headers={**auth(AGENT), "Idempotency-Key": key})
+        assert soon.status_code == 409 and soon.headers.get("retry-after")  # its lock still holds
+        async with app.state.sessionmaker() as session, session.begin():
+            await session.execute(update(IdempotencyRecord).where(IdempotencyRecord.key == key)
+                                  .values(locked_until=utcnow() - timedelta(seconds=1)))
+        later = await client.post("/v1/orders", json=body, headers={**auth(AGENT), "Idempotency-Key": key})
+        assert later.status_code == 409 and later.json()["type"].endswith("idempotency-answer-lost")
+        found = await client.get("/v1/orders", params={"order_number": body["order_number"]}, headers=auth(AGENT))
+        assert found.json()["count"] == 1  # carried out once, never twice
