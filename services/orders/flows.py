@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +33,6 @@ log = logging.getLogger("order_support.orders.flows")
 
 TICKET_JOB = "ticket_chain_check"
 PAYMENT_JOB = "payment_chain_check"
-WAITING = ("pending", "unknown", "unavailable", "not_found")
 # A settled payment whose tx looked gone once is looked at again this soon, not after the full watch delay.
 GONE_RECHECK_SECONDS = 30
 
@@ -58,7 +57,6 @@ class CheckOutcome:
     verdict: str  # the verdict recorded (wallet-support's, the orders side's, or "unavailable"/"rejected")
     explanation: str = ""
     detail: str = ""
-    retry_after: int = 30
     changed: str | None = None  # "paid", "failed", "reorg" when a payment moved
     final: bool = False  # nothing left to look at for this check
     next_check: float | None = None  # when to look again, where the answer says (else the job's backoff)
@@ -129,33 +127,31 @@ async def plan_ticket(session: AsyncSession, *, ticket: Ticket,
 
 
 def payment_expectation(payment: Payment, merchant_addresses: dict[str, str]) -> rules.Expectation | None:
-    if not (payment.chain and payment.tx_hash and payment.token):
-        return None
-    return rules.Expectation(chain=payment.chain, tx_hash=payment.tx_hash, token=payment.token.upper(),
-                             amount=payment.amount, to=payment.to_address or merchant_addresses.get(payment.chain),
-                             source="payment", payment_id=payment.id)
+    """What a recorded crypto payment's own tx must pay (None when it names no chain, tx or token)."""
+    [facts] = payment_facts([payment])
+    return rules.recorded_expectation(facts, merchant_addresses)
 
 
 # -- apply: one transaction, rows locked, the pure rules decide ------------------------------------------------
 
 async def apply_to_payment(session: AsyncSession, *, payment: Payment, order: Order, answer: ChainAnswer,
-                           settings: Settings, now: datetime, lang: str) -> CheckOutcome:
+                           settings: Settings, lang: str) -> CheckOutcome:
     """A recorded crypto payment checked against its own tx. `payment` is locked by the caller."""
     if answer.verdict in ("unavailable", "rejected"):
         if answer.verdict == "rejected":
             payment.payment_check = {"verdict": "rejected", "explanation": answer.detail, "errors": answer.errors,
                                      "checked_at": utcnow().isoformat()}
-        return CheckOutcome(answer.verdict, detail=answer.detail, retry_after=answer.retry_after,
-                            final=answer.verdict == "rejected", next_check=answer.retry_after)
+        return CheckOutcome(answer.verdict, detail=answer.detail, final=answer.verdict == "rejected",
+                            next_check=answer.retry_after)
     settlement = await repo.settlement_of(session, payment.id)
     if settlement is not None and payment.status == "succeeded":
-        return await _watch_settled(session, payment=payment, order=order, answer=answer, settlement_block=
-                                    settlement.block_number, settings=settings, now=now)
-    return await _claim(session, payment=payment, order=order, answer=answer, settings=settings, now=now, lang=lang)
+        return await _watch_settled(session, payment=payment, order=order, answer=answer,
+                                    settlement_block=settlement.block_number)
+    return await _claim(session, payment=payment, order=order, answer=answer, settings=settings, lang=lang)
 
 
 async def _claim(session: AsyncSession, *, payment: Payment | None, order: Order, answer: ChainAnswer,
-                 settings: Settings, now: datetime, lang: str,
+                 settings: Settings, lang: str,
                  expectation: rules.Expectation | None = None) -> CheckOutcome:
     """A tx checked for a payment it has not settled: settle it, refuse it (already used, before the order),
     fail the payment, or wait. `payment` is None for a ticket's tx that no recorded payment carries yet."""
@@ -171,8 +167,7 @@ async def _claim(session: AsyncSession, *, payment: Payment | None, order: Order
                                   used_by_other=used_by is not None)
     explanation = _explain(lang, decision.verdict, answer)
     check = summarize(answer, decision.verdict, explanation)
-    outcome = CheckOutcome(decision.verdict, explanation, retry_after=answer.retry_after,
-                           final=decision.action not in ("wait",),
+    outcome = CheckOutcome(decision.verdict, explanation, final=decision.action != "wait",
                            next_check=answer.retry_after if answer.verdict == "unknown" else None)
     if decision.action == "settle":
         assert expectation is not None or payment is not None
@@ -206,11 +201,7 @@ async def _claim(session: AsyncSession, *, payment: Payment | None, order: Order
         payment = await _new_chain_payment(session, order=order, expectation=expectation, tx=tx)
     if payment is not None:
         payment.payment_check = check
-        if decision.action == "fail" and payment.status == "pending":
-            await orders_service.move_payment(session, payment=payment, status="failed",
-                                              failure_code=decision.verdict, note=explanation, source="chain")
-            outcome.changed = "failed"
-        elif decision.action in ("already_used", "before_order") and payment.status == "pending":
+        if decision.action in ("fail", "already_used", "before_order") and payment.status == "pending":
             await orders_service.move_payment(session, payment=payment, status="failed",
                                               failure_code=decision.verdict, note=explanation, source="chain")
             outcome.changed = "failed"
@@ -220,14 +211,13 @@ async def _claim(session: AsyncSession, *, payment: Payment | None, order: Order
 
 
 async def _watch_settled(session: AsyncSession, *, payment: Payment, order: Order, answer: ChainAnswer,
-                         settlement_block: int | None, settings: Settings, now: datetime) -> CheckOutcome:
+                         settlement_block: int | None) -> CheckOutcome:
     """The reorg watch: a settled payment looked at again. Only definitive evidence un-pays it."""
     previous = dict(payment.payment_check or {})
     gone_checks = int(previous.get("gone_checks") or 0)
     decision = rules.decide_settled(verdict=answer.verdict, tx=answer.tx, settled_block=settlement_block,
                                     gone_checks=gone_checks)
-    outcome = CheckOutcome(answer.verdict, retry_after=answer.retry_after,
-                           next_check=answer.retry_after if answer.verdict == "unknown" else None)
+    outcome = CheckOutcome(answer.verdict, next_check=answer.retry_after if answer.verdict == "unknown" else None)
     if decision.action == "keep":
         payment.payment_check = {**previous, "gone_checks": 0, "watched_at": utcnow().isoformat()}
         if settlement_block is None and answer.tx.get("block_number") is not None:
@@ -309,8 +299,8 @@ def _explain(lang: str, verdict: str, answer: ChainAnswer) -> str:
 
 # -- tickets ---------------------------------------------------------------------------------------------------
 
-async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: ChainAnswer, settings: Settings,
-                          now: datetime) -> CheckOutcome | None:
+async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: ChainAnswer,
+                          settings: Settings) -> CheckOutcome | None:
     """Record a ticket's check: reconcile what the chain proves, say it in the ticket's language, move it."""
     ticket = await repo.ticket_by_id(session, plan.ticket_id, for_update=True)
     order = await repo.order_by_id(session, plan.order_id, for_update=True)
@@ -337,14 +327,13 @@ async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: Ch
     if exp.payment_id:
         payment = await repo.payment_by_id(session, exp.payment_id, for_update=True)
     if answer.verdict == "unavailable":
-        outcome = CheckOutcome("unavailable", detail=answer.detail, retry_after=answer.retry_after,
-                               next_check=answer.retry_after)
+        outcome = CheckOutcome("unavailable", detail=answer.detail, next_check=answer.retry_after)
     elif payment is not None:
         outcome = await apply_to_payment(session, payment=payment, order=order, answer=answer, settings=settings,
-                                         now=now, lang=lang)
+                                         lang=lang)
     else:
-        outcome = await _claim(session, payment=None, order=order, answer=answer, settings=settings, now=now,
-                               lang=lang, expectation=exp)
+        outcome = await _claim(session, payment=None, order=order, answer=answer, settings=settings, lang=lang,
+                               expectation=exp)
     params = {"chain": exp.chain, "explanation": outcome.explanation, "detail": outcome.detail,
               "payment_id": payment.id if payment else ""}
     if outcome.verdict != "unavailable":
@@ -430,7 +419,7 @@ async def check_ticket_now(session: AsyncSession, *, ticket: Ticket, wallet: Wal
     await session.commit()  # nothing of the network below runs inside a transaction
     answer = (await ask_chain(wallet, plan.expectation, lang=plan.lang, budget=budget)
               if plan.expectation is not None else ChainAnswer("rejected", detail="no expectation"))
-    outcome = await apply_to_ticket(session, plan=plan, answer=answer, settings=settings, now=utcnow())
+    outcome = await apply_to_ticket(session, plan=plan, answer=answer, settings=settings)
     if outcome is not None and outcome.final:
         await repo.drop_queued_job(session, kind=TICKET_JOB, ref_id=ticket.id)
     elif outcome is not None:
@@ -457,7 +446,7 @@ async def check_payment_now(session: AsyncSession, *, payment: Payment, wallet: 
     if locked is None or order is None:
         return None
     outcome = await apply_to_payment(session, payment=locked, order=order, answer=answer, settings=settings,
-                                     now=utcnow(), lang="en")
+                                     lang="en")
     if outcome.final or outcome.changed == "paid":
         # Settled payments keep their reorg-watch job (written by the settle); others are done.
         if outcome.changed != "paid":
@@ -506,15 +495,15 @@ async def plan_job(session: AsyncSession, job: Job, merchant_addresses: dict[str
     return JobPlan(job, done=True)
 
 
-async def apply_job(session: AsyncSession, plan: JobPlan, answer: ChainAnswer | None, settings: Settings,
-                    now: datetime) -> CheckOutcome | None:
+async def apply_job(session: AsyncSession, plan: JobPlan, answer: ChainAnswer | None,
+                    settings: Settings) -> CheckOutcome | None:
     if plan.ticket_plan is not None and answer is not None:
-        return await apply_to_ticket(session, plan=plan.ticket_plan, answer=answer, settings=settings, now=now)
+        return await apply_to_ticket(session, plan=plan.ticket_plan, answer=answer, settings=settings)
     if plan.payment_id is not None and answer is not None:
         payment = await repo.payment_by_id(session, plan.payment_id, for_update=True)
         order = await repo.order_by_id(session, payment.order_id, for_update=True) if payment else None
         if payment is None or order is None:
             return None
         return await apply_to_payment(session, payment=payment, order=order, answer=answer, settings=settings,
-                                      now=now, lang=plan.lang)
+                                      lang=plan.lang)
     return None

@@ -53,17 +53,25 @@ def same_tx(a: str | None, b: str | None) -> bool:
     return bool(a and b) and str(a).strip().lower() == str(b).strip().lower()
 
 
+def recorded_expectation(payment: PaymentFacts, merchant_addresses: dict[str, str]) -> Expectation | None:
+    """What a recorded payment's own tx must pay: its token, amount and recipient (else the merchant's)."""
+    if not (payment.chain and payment.tx_hash and payment.token):
+        return None
+    return Expectation(chain=payment.chain, tx_hash=payment.tx_hash, token=payment.token.upper(),
+                       amount=payment.amount, to=payment.to_address or merchant_addresses.get(payment.chain),
+                       source="payment", payment_id=payment.id)
+
+
 def expectation_for(*, order_id: str, order_total: Decimal, order_currency: str,
                     payments: Sequence[PaymentFacts], chain: str, tx_hash: str,
                     merchant_addresses: dict[str, str]) -> Expectation | None:
     """The order's own expectation for a tx on `chain`. None when nothing on record says what it should pay
     (a fiat order with no crypto payment recorded: an agent decides, never the claimant)."""
     for payment in payments:
-        if payment.method == "crypto" and payment.chain == chain and same_tx(payment.tx_hash, tx_hash) \
-                and payment.token:
-            return Expectation(chain=chain, tx_hash=tx_hash, token=payment.token.upper(), amount=payment.amount,
-                               to=payment.to_address or merchant_addresses.get(chain), source="payment",
-                               payment_id=payment.id)
+        if payment.method == "crypto" and payment.chain == chain and same_tx(payment.tx_hash, tx_hash):
+            recorded = recorded_expectation(payment, merchant_addresses)
+            if recorded is not None:
+                return recorded
     model = next((p for p in reversed(payments) if p.method == "crypto" and p.token and p.status != "refunded"),
                  None)
     if model is not None:

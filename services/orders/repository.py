@@ -645,15 +645,6 @@ async def open_sweep_ticket(session: AsyncSession, order_id: str) -> Ticket | No
     return None
 
 
-async def payment_for_tx(session: AsyncSession, *, order_id: str, tx_hash: str) -> Payment | None:
-    stmt = (select(Payment).where(col(Payment.order_id) == order_id,
-                                  func.lower(col(Payment.tx_hash)) == tx_hash.lower())
-            .order_by(col(Payment.created_at)))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
-
-
 async def tickets_for_tx(session: AsyncSession, *, order_id: str, tx_hash: str) -> list[Ticket]:
     stmt = select(Ticket).where(col(Ticket.order_id) == order_id, func.lower(col(Ticket.tx_hash)) == tx_hash.lower())
     return list((await session.execute(stmt)).scalars())

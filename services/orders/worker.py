@@ -101,7 +101,7 @@ class Worker:
                 if not await repo.hold_job(session, job):
                     raise StaleLease
                 when = now or utcnow()
-                outcome = None if plan.done else await flows.apply_job(session, plan, answer, self.settings, when)
+                outcome = None if plan.done else await flows.apply_job(session, plan, answer, self.settings)
                 await self._next(session, job, when, outcome)
         except StaleLease:
             log.warning("job lease was taken over; result discarded", extra={"job_id": job.id, "kind": job.kind})
