@@ -28,7 +28,7 @@ from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.clients.wallet import WalletClient
 from services.orders.diagnosis import catalog
-from services.orders.models import Job, Ticket, TicketMessage
+from services.orders.models import Job, Shipment, Ticket, TicketMessage
 
 log = logging.getLogger("order_support.worker")
 MAX_DELAY_SECONDS = 15 * 60
@@ -175,11 +175,9 @@ class Worker:
                 if not candidates:
                     return flagged
                 for shipment, order in candidates:
-                    gap = self.gaps.get(shipment.carrier, self.gaps.get("default", 72.0))
+                    if not self._stalled(shipment, now):
+                        continue  # its carrier's gap is longer than the smallest one: look again on a later pass
                     assert shipment.last_event_at is not None
-                    if now - shipment.last_event_at < timedelta(hours=gap):
-                        # Its carrier's gap is longer than the smallest one: look again on a later pass.
-                        continue
                     shipment.stall_flagged_at = shipment.last_event_at
                     if await repo.open_sweep_ticket(session, order.id) is not None:
                         continue
@@ -194,10 +192,14 @@ class Worker:
                     await session.flush()
                     session.add(TicketMessage(ticket_id=ticket.id, author="system", channel="email", text=text))
                     flagged += 1
-                if all(now - s.last_event_at < timedelta(hours=self.gaps.get(s.carrier, self.gaps.get("default", 72.0)))
-                       for s, _ in candidates if s.last_event_at is not None):
+                if not any(self._stalled(s, now) for s, _ in candidates):
                     return flagged  # only parcels with longer gaps are left
         return flagged
+
+    def _stalled(self, shipment: Shipment, now: datetime) -> bool:
+        """No scan for longer than this carrier's usual gap."""
+        gap = self.gaps.get(shipment.carrier, self.gaps.get("default", 72.0))
+        return shipment.last_event_at is not None and now - shipment.last_event_at >= timedelta(hours=gap)
 
     # -- the loop -----------------------------------------------------------------------------------------------
 
