@@ -230,20 +230,11 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return None
 
 
-async def post_json(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> Any:
+async def send_json(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str],
+                    body: bytes | None = None) -> Any:
     """One HTTP round trip with every technical failure turned into an EndpointFailure."""
     try:
-        resp = await client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException as exc:
-        raise EndpointFailure(f"timeout ({type(exc).__name__})", hung=True) from exc
-    except httpx.HTTPError as exc:
-        raise EndpointFailure(f"connection failed: {type(exc).__name__}") from exc
-    return _decode(resp)
-
-
-async def get_json(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> Any:
-    try:
-        resp = await client.get(url, headers=headers)
+        resp = await client.request(method, url, content=body, headers=headers)
     except httpx.TimeoutException as exc:
         raise EndpointFailure(f"timeout ({type(exc).__name__})", hung=True) from exc
     except httpx.HTTPError as exc:
@@ -354,7 +345,7 @@ class RpcTransport:
                                                                                                strict=True)]
         body = orjson.dumps(payload if len(payload) > 1 else payload[0])
         self.calls_sent += len(chunk)
-        data = await post_json(self.client, endpoint.url, body, self.headers)
+        data = await send_json(self.client, "POST", endpoint.url, self.headers, body)
         answers = data if isinstance(data, list) else [data]
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         if len(by_id) != len(ids) or any(i not in by_id for i in ids):
@@ -404,11 +395,12 @@ class RestTransport:
 
     async def post(self, path: str, payload: Any, *, start_at: int = 0) -> Any:
         body = orjson.dumps(payload)
-        return await self.pool.run(lambda e: self._checked(post_json(self.client, e.url + path, body, self.headers)),
-                                   start_at=start_at)
+        return await self.pool.run(
+            lambda e: self._checked(send_json(self.client, "POST", e.url + path, self.headers, body)),
+            start_at=start_at)
 
     async def get(self, path: str, *, start_at: int = 0) -> Any:
-        return await self.pool.run(lambda e: self._checked(get_json(self.client, e.url + path, self.headers)),
+        return await self.pool.run(lambda e: self._checked(send_json(self.client, "GET", e.url + path, self.headers)),
                                    start_at=start_at)
 
     async def _checked(self, request: Awaitable[Any]) -> Any:
