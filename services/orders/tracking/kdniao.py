@@ -8,10 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from services.orders.tracking import carriers
 from services.orders.tracking.normalized import (
@@ -19,6 +17,8 @@ from services.orders.tracking.normalized import (
     NormalizedEvent,
     ParsedBatch,
     PayloadError,
+    form_fields,
+    json_form_field,
     object_field,
     text_field,
     tracking_key,
@@ -77,14 +77,6 @@ def data_sign(request_data: str, app_key: str) -> str:
     return base64.b64encode(digest.encode()).decode()
 
 
-def form_fields(body: bytes) -> dict[str, str]:
-    try:
-        fields = parse_qs(body.decode(), keep_blank_values=True)
-    except UnicodeDecodeError:
-        return {}
-    return {name: values[0] for name, values in fields.items() if values}
-
-
 def verify(app_key: str, body: bytes) -> bool:
     fields = form_fields(body)
     request_data, given = fields.get("RequestData"), fields.get("DataSign")
@@ -94,13 +86,7 @@ def verify(app_key: str, body: bytes) -> bool:
 
 
 def payload_of(body: bytes) -> Any:
-    request_data = form_fields(body).get("RequestData")
-    if request_data is None:
-        raise PayloadError(["RequestData is missing"])
-    try:
-        return json.loads(request_data)
-    except ValueError as exc:
-        raise PayloadError(["RequestData is not valid JSON"]) from exc
+    return json_form_field(body, "RequestData", "the push's JSON")
 
 
 def reply(payload: Any, now: datetime) -> dict[str, Any]:

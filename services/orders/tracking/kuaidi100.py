@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
-from urllib.parse import parse_qs
 
 from services.orders.tracking import carriers
 from services.orders.tracking.normalized import (
@@ -16,6 +14,8 @@ from services.orders.tracking.normalized import (
     NormalizedEvent,
     ParsedBatch,
     PayloadError,
+    form_fields,
+    json_form_field,
     object_field,
     text_field,
     tracking_key,
@@ -73,31 +73,16 @@ def sign(param: str, salt: str) -> str:
     return hashlib.md5((param + salt).encode()).hexdigest().upper()
 
 
-def form_fields(body: bytes) -> tuple[str | None, str | None]:
-    """(`param`, `sign`) from the urlencoded form body, exactly as sent (the signature covers `param`)."""
-    try:
-        fields = parse_qs(body.decode(), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        return None, None
-    param, signature = fields.get("param"), fields.get("sign")
-    return (param[0] if param else None), (signature[0] if signature else None)
-
-
 def verify(salt: str, body: bytes) -> bool:
-    param, given = form_fields(body)
+    fields = form_fields(body)
+    param, given = fields.get("param"), fields.get("sign")
     if param is None or not given:
         return False
     return hmac.compare_digest(given.strip().upper().encode(), sign(param, salt).encode())
 
 
 def payload_of(body: bytes) -> Any:
-    param, _ = form_fields(body)
-    if param is None:
-        raise PayloadError(["param (the push's JSON) is missing"])
-    try:
-        return json.loads(param)
-    except ValueError as exc:
-        raise PayloadError(["param is not valid JSON"]) from exc
+    return json_form_field(body, "param", "the push's JSON")
 
 
 def map_state(code: Any, name: Any = None) -> tuple[str, str | None, str]:

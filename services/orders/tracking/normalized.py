@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -214,3 +216,23 @@ def fold(state: ShipmentState, events: Iterable[NormalizedEvent]) -> ShipmentSta
     if delivered_at is not None:
         status = "delivered"
     return ShipmentState(status=status, last_event_at=last, delivered_at=delivered_at)
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """The first value of each field of an urlencoded form body, exactly as sent (signatures cover those bytes)."""
+    try:
+        fields = parse_qs(body.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
+    return {name: values[0] for name, values in fields.items() if values}
+
+
+def json_form_field(body: bytes, name: str, what: str) -> Any:
+    """A form field that carries the push's JSON (Kuaidi100's `param`, Kdniao's `RequestData`), parsed."""
+    raw = form_fields(body).get(name)
+    if raw is None:
+        raise PayloadError([f"{name} ({what}) is missing"])
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise PayloadError([f"{name} is not valid JSON"]) from exc
