@@ -22,7 +22,7 @@ from services.orders import schemas
 from services.orders.channels import hooks as channel_hooks
 from services.orders.channels import outbox
 from services.orders.diagnosis.missing_info import missing_information
-from services.orders.diagnosis.returns import ItemEligibility, refund_path, return_eligibility
+from services.orders.diagnosis.returns import ItemEligibility, refund_path, snapshot_eligibility
 from services.orders.diagnosis.snapshot import OrderSnapshot, Policy, ShipmentView
 from services.orders.errors import (
     DuplicateOrderNumber,
@@ -254,16 +254,7 @@ async def load_snapshot(session: AsyncSession, *, order_id: str, principal: Prin
 
 
 def eligibility_of(snapshot: OrderSnapshot, reason: str | None = None) -> list[ItemEligibility]:
-    delivered = [v for v in snapshot.shipments if v.shipment.delivered_at is not None]
-    last = max(delivered, key=lambda v: v.shipment.delivered_at or v.shipment.created_at, default=None)
-    return return_eligibility(items=snapshot.items, placed_at=snapshot.order.placed_at,
-                              delivered_at=snapshot.delivered_at, returns=snapshot.returns,
-                              payments=snapshot.payments, shipping_address=snapshot.order.shipping_address,
-                              now=snapshot.now, policy=snapshot.policy, reason=reason,
-                              order_status=snapshot.order.status,
-                              deliveries=[v.shipment.delivered_at for v in snapshot.shipments],
-                              delivered_location=(last.delivered_event.location
-                                                  if last is not None and last.delivered_event is not None else None))
+    return snapshot_eligibility(snapshot, reason)
 
 
 # Returns ------------------------------------------------------------------------------------------------

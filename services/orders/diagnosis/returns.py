@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.common.zones import place_zone
-from services.orders.diagnosis.snapshot import Policy
+from services.orders.diagnosis.snapshot import OrderSnapshot, Policy
 from services.orders.models import OrderItem, Payment, Return
 
 ALWAYS_RETURNABLE_REASONS = frozenset({"wrong_item", "damaged"})
@@ -126,3 +126,18 @@ def return_eligibility(*, items: Sequence[OrderItem], placed_at: datetime, deliv
             counted_from=counted_from, returnable_quantity=remaining, reasons=reasons, refund_method=method,
             refund_destination=destination))
     return result
+
+
+def snapshot_eligibility(snapshot: OrderSnapshot, reason: str | None = None) -> list[ItemEligibility]:
+    """Return eligibility of an order as its snapshot tells it: the one computation that the diagnosis's
+    findings, its `return_eligibility`, the eligibility route and the returns check all share."""
+    delivered = [v for v in snapshot.shipments if v.shipment.delivered_at is not None]
+    last = max(delivered, key=lambda v: v.shipment.delivered_at or v.shipment.created_at, default=None)
+    return return_eligibility(items=snapshot.items, placed_at=snapshot.order.placed_at,
+                              delivered_at=snapshot.delivered_at, returns=snapshot.returns,
+                              payments=snapshot.payments, shipping_address=snapshot.order.shipping_address,
+                              now=snapshot.now, policy=snapshot.policy, reason=reason,
+                              order_status=snapshot.order.status,
+                              deliveries=[v.shipment.delivered_at for v in snapshot.shipments],
+                              delivered_location=(last.delivered_event.location
+                                                  if last is not None and last.delivered_event is not None else None))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from services.common.schemas import format_decimal
 from services.orders.diagnosis.address import check_delivery_address
-from services.orders.diagnosis.returns import return_eligibility
+from services.orders.diagnosis.returns import snapshot_eligibility
 from services.orders.diagnosis.snapshot import OrderSnapshot, ShipmentView
 
 Severity = Literal["info", "warning", "critical"]
@@ -291,9 +291,7 @@ def return_window(s: OrderSnapshot) -> Iterable[Finding]:
     delivered_at = s.delivered_at
     if delivered_at is None or s.order.status in ("cancelled", "refunded", "returned"):
         return
-    eligibility = return_eligibility(items=s.items, placed_at=s.order.placed_at, delivered_at=delivered_at,
-                                     returns=s.returns, payments=s.payments, shipping_address=s.order.shipping_address,
-                                     now=s.now, policy=s.policy)
+    eligibility = snapshot_eligibility(s)
     open_items = [e for e in eligibility if e.eligible]
     if open_items:
         first = min(open_items, key=lambda e: e.deadline)

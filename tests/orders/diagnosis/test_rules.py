@@ -189,6 +189,15 @@ class TestReturnWindow:
         closed = run_rules(b.snapshot(h(13.5 + 7 * 24 + 0.5)))
         assert "return_window_closed" in [f.code for f in closed]
 
+    def test_the_finding_agrees_with_the_eligibility_it_is_shown_with(self) -> None:
+        from services.orders.diagnosis.returns import snapshot_eligibility
+
+        b = Builder(status="pending_payment")  # delivered, but never paid: nothing can go back yet
+        b.shipment([("delivered", h(13.5))], location={"lat": 31.2304, "lon": 121.5060})
+        snapshot = b.snapshot(h(20))
+        assert all("order_not_paid" in e.reasons and not e.eligible for e in snapshot_eligibility(snapshot))
+        assert not {"return_window_open", "return_window_closed"} & {f.code for f in run_rules(snapshot)}
+
     def test_no_window_finding_before_delivery(self) -> None:
         b = Builder(status="shipped")
         b.shipment([("in_transit", h(1))])
