@@ -87,7 +87,13 @@ def zone_at(lat: Any, lon: Any) -> str | None:
         return None
     if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
         return None
-    return _finder().timezone_at(lat=lat_f, lng=lon_f)
+    return _zone_at_point(lat_f, lon_f)
+
+
+@lru_cache(maxsize=65536)
+def _zone_at_point(lat: float, lon: float) -> str | None:
+    # A polygon search per call (tens of microseconds); an order's address is looked up by every diagnosis.
+    return _finder().timezone_at(lat=lat, lng=lon)
 
 
 @lru_cache(maxsize=4096)

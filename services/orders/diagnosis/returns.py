@@ -130,7 +130,16 @@ def return_eligibility(*, items: Sequence[OrderItem], placed_at: datetime, deliv
 
 def snapshot_eligibility(snapshot: OrderSnapshot, reason: str | None = None) -> list[ItemEligibility]:
     """Return eligibility of an order as its snapshot tells it: the one computation that the diagnosis's
-    findings, its `return_eligibility`, the eligibility route and the returns check all share."""
+    findings, its `return_eligibility`, the eligibility route and the returns check all share; computed once
+    per snapshot and reason."""
+    key = ("eligibility", reason)
+    found: list[ItemEligibility] | None = snapshot.memo.get(key)
+    if found is None:
+        found = snapshot.memo[key] = _eligibility(snapshot, reason)
+    return found
+
+
+def _eligibility(snapshot: OrderSnapshot, reason: str | None) -> list[ItemEligibility]:
     delivered = [v for v in snapshot.shipments if v.shipment.delivered_at is not None]
     last = max(delivered, key=lambda v: v.shipment.delivered_at or v.shipment.created_at, default=None)
     return return_eligibility(items=snapshot.items, placed_at=snapshot.order.placed_at,

@@ -74,7 +74,9 @@ class OrderSnapshot:
     returns: list[Return]
     now: datetime
     policy: Policy
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What is derived from this snapshot once and read by several rules and the response (return eligibility).
+    # init=False: dataclasses.replace() starts a new snapshot with an empty memo, never with stale answers.
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def succeeded_payments(self) -> list[Payment]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from services.orders.diagnosis.returns import deadline_for, order_zone, return_eligibility
+from services.orders.diagnosis.returns import deadline_for, order_zone, return_eligibility, snapshot_eligibility
 from services.orders.models import OrderItem, Return
 from tests.orders.diagnosis.builders import ADDRESS, POLICY, Builder, h
 
@@ -62,3 +63,21 @@ class TestReasons:
         assert return_eligibility(**common)[0].eligible is False  # type: ignore[arg-type]
         damaged = return_eligibility(**common, reason="damaged")[0]  # type: ignore[arg-type]
         assert damaged.eligible and damaged.reasons == ["outside_window_allowed_for_damaged"]
+
+
+class TestOncePerSnapshot:
+    def test_computed_once_per_reason_and_never_carried_into_a_replaced_snapshot(self) -> None:
+        b = Builder(status="delivered")
+        b.shipment([("delivered", h(24))])
+        snapshot = b.snapshot(h(48))
+        first = snapshot_eligibility(snapshot)
+        assert snapshot_eligibility(snapshot) is first  # the rule and the response share one computation
+        damaged = snapshot_eligibility(snapshot, "damaged")
+        assert damaged is not first and damaged == snapshot_eligibility(snapshot, "damaged")
+        assert first[0].returnable_quantity == b.items[0].quantity
+        # What create_return does: the same snapshot with the returns re-read under the order's lock.
+        returned = [Return(order_id="ord_1", status="requested", reason="changed_mind",
+                           items=[{"sku": b.items[0].sku, "quantity": b.items[0].quantity}])]
+        again = snapshot_eligibility(dataclasses.replace(snapshot, returns=returned))
+        assert again[0].returnable_quantity == 0 and "already_returned" in again[0].reasons
+        assert snapshot_eligibility(snapshot)[0].returnable_quantity == b.items[0].quantity
