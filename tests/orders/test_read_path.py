@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -13,7 +14,8 @@ from fastapi import FastAPI
 
 import services.cli as cli
 from services.common import auth as auth_module
-from services.common.db import read_sessionmaker
+from services.common.db import read_session, read_sessionmaker
+from services.orders import repository as repo
 from services.orders.models import Ticket
 from tests.conftest import AGENT, CUSTOMER_1, CUSTOMER_2, SERVICE, auth
 from tests.factories import order_body
@@ -117,6 +119,21 @@ class TestReadOnlySession:
                                description="never stored", lang="en"))
             with pytest.raises(RuntimeError, match="read-only"):
                 await session.flush()
+
+    async def test_only_an_untouched_session_is_handed_to_the_next_request(self, app: FastAPI) -> None:
+        request = SimpleNamespace(app=app)
+        async with read_session(request) as untouched:  # type: ignore[arg-type]
+            pass
+        async with read_session(request) as again:  # type: ignore[arg-type]
+            assert again is untouched
+            await repo.order_by_id(again, "ord_nothing_here")  # starts it (SQLite) or not (autocommit PostgreSQL)
+            used = again.in_transaction()
+        async with read_session(request) as third:  # type: ignore[arg-type]
+            assert (third is not again) == used
+            third.add(Ticket(customer_id="c-x", type="order_status", channel="chat", status="open",
+                             description="never stored", lang="en"))
+        async with read_session(request) as fourth:  # type: ignore[arg-type]
+            assert fourth is not third and not fourth.new
 
     async def test_postgresql_reads_run_without_a_transaction(self, app: FastAPI) -> None:
         engine = read_sessionmaker(app).kw["bind"]
