@@ -6,8 +6,9 @@ and its items and answers JSON. Ours is `order-support serve orders` with everyt
 request ids, access log, the request-owned transaction). Both are one uvicorn process, both have the same
 data (100,000 orders and 1,000,000 carrier events by default, seeded with COPY), and wrk (a C load
 generator: 1 thread, 32 connections) drives each in turn over the same random orders, so the client is
-not the bottleneck and the ratios are taken under the same machine load. Then `serve --workers N` shows
-how ours scales past one process (each process has its own pool).
+not the bottleneck and the ratios are taken under the same machine load. That round runs three times
+(`--rounds`) and each target is judged on its median round. Then `serve --workers N` shows how ours scales
+past one process (each process has its own pool).
 
 Targets: GET /v1/orders/{id} >= 0.6x floor, p99 <= 40 ms; GET /v1/orders/{id}/diagnosis >= 0.4x floor,
 p99 <= 60 ms.   Run: make bench-floor   (installs Debian's wrk when it is missing)
@@ -278,15 +279,28 @@ async def main(args: argparse.Namespace) -> None:
           f"({os.cpu_count()} cores)")
     for floor, read, diag in rounds:
         show([floor, read, diag], floor)
-    floor, read, diag = max(rounds, key=lambda r: r[0].rps)  # the round where the machine was quietest
+    # The machine's own noise moves a 20 s figure by 10-30%; each endpoint is judged on its median round (the
+    # ratio taken within that round, where both sides ran back to back), not on a lucky or unlucky one.
+    read_round = median_round(rounds, 1)
+    diag_round = median_round(rounds, 2)
+    floor = sorted((r[0] for r in rounds), key=lambda f: f.rps)[len(rounds) // 2]
     if scaling:
-        print("scaling past one process: `order-support serve orders --workers N`, each process with its own pool")
+        print("scaling past one process: `order-support serve orders --workers N`, each process with its own pool "
+              "(against the median floor)")
+        read, diag = read_round[1], diag_round[2]
         one = [Figure("serve --workers 1: GET /v1/orders/{id}", read.rps, read.p50_ms, read.p99_ms, read.errors),
                Figure("serve --workers 1: GET .../diagnosis", diag.rps, diag.p50_ms, diag.p99_ms, diag.errors)]
         show(one + scaling, floor)
     print(f"server log: {len(server_errors)} error lines" + "".join(f"\n  {line[:900]}" for line in server_errors[:5]))
-    print(verdict("GET /v1/orders/{id}", read, floor, 0.6, 40))
-    print(verdict("GET /v1/orders/{id}/diagnosis", diag, floor, 0.4, 60))
+    label = f"median of {len(rounds)} rounds" if len(rounds) > 1 else "one round"
+    print(verdict(f"GET /v1/orders/{{id}} ({label})", read_round[1], read_round[0], 0.6, 40))
+    print(verdict(f"GET /v1/orders/{{id}}/diagnosis ({label})", diag_round[2], diag_round[0], 0.4, 60))
+
+
+def median_round(rounds: list[tuple[Figure, Figure, Figure]], which: int) -> tuple[Figure, Figure, Figure]:
+    """The round whose ratio for `which` (1: read, 2: diagnosis) is the median (the lower one of an even count)."""
+    ranked = sorted(rounds, key=lambda r: r[which].rps / r[0].rps)
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def _parse_workers(text: str) -> list[int]:
@@ -304,7 +318,8 @@ def cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--rounds", type=int, default=1, help="floor/read/diagnosis rounds, back to back")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="floor/read/diagnosis rounds, back to back; each target is judged on its median round")
     parser.add_argument("--workers", type=_parse_workers, default=[1, 2],
                         help="`serve --workers N` runs, comma-separated (N=1 is the main run); '1' to skip scaling")
     args = parser.parse_args(argv)
