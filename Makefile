@@ -52,7 +52,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check services tests bench alembic
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy services
+	$(BIN)/mypy services bench/*.py
 
 unit: install-test
 	ANVIL_BIN=$(abspath $(ANVIL)) $(BIN)/pytest -q -p no:cacheprovider

@@ -43,7 +43,8 @@ async def seed(dsn: str, orders: int, events_per_order: int) -> list[str]:
     chunk = 10_000
     for start in range(0, orders, chunk):
         part = range(start, min(start + chunk, orders))
-        order_rows, item_rows, pay_rows, hist_rows, ship_rows, event_rows = [], [], [], [], [], []
+        order_rows, item_rows, pay_rows, ship_rows, event_rows = [], [], [], [], []
+        hist_rows: list[tuple[str, str | None, str, str, datetime]] = []
         for n in part:
             placed = NOW - timedelta(days=10, minutes=n % 5000)
             delivered = n % 3 == 0
