@@ -11,7 +11,6 @@ recipient's output. A tx that left the mempool is `replaced` when its first inpu
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -254,7 +253,6 @@ class BitcoinCoreClient:
                  urls: Sequence[str] | None = None, attempts: int = 2, backoff: float = 0.1) -> None:
         self.chain = chain
         self.cache = cache
-        self._ids = itertools.count(1)
         identity = Identity("POST", "", chain.genesis_hash or "", lambda body: str(body["result"]),
                             body={"jsonrpc": "1.0", "id": 0, "method": "getblockhash", "params": [0]}) \
             if chain.genesis_hash else None
@@ -269,12 +267,7 @@ class BitcoinCoreClient:
                 raise Technical("unexpected answer shape")
 
         # Core answers a JSON-RPC error with HTTP 404/500 and the error in the body.
-        answer = await self.api.request("POST", "", json={"jsonrpc": "1.0", "id": next(self._ids), "method": method,
-                                                          "params": params}, data_statuses=(404, 500), check=check)
-        error = answer.body.get("error")
-        if error:
-            raise RpcError(int(error.get("code", 0)), str(error.get("message", "")))
-        return answer.body.get("result")
+        return await self.api.json_rpc(method, params, version="1.0", data_statuses=(404, 500), check=check)
 
     async def probe(self) -> bool:
         return await self.api.probe()

@@ -5,6 +5,7 @@ endpoint of another network is refused for good)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from services.wallet_support.chains.base import ChainUnavailable, WrongChainEndpoint
+from services.wallet_support.chains.base import ChainUnavailable, RpcError, WrongChainEndpoint
 from services.wallet_support.chains.transport import Endpoint, EndpointFailure, EndpointPool
 
 log = logging.getLogger("order_support.wallet.rest")
@@ -60,6 +61,7 @@ class RestEndpoints:
                                  verify=self._check_identity if identity is not None else None)
         self.endpoints = self.pool.endpoints
         self.calls_sent = 0
+        self._rpc_ids = itertools.count(1)
 
     async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                       data_statuses: Sequence[int] = (), text: bool = False, check: Check | None = None) -> Answer:
@@ -82,6 +84,17 @@ class RestEndpoints:
             if all(e.refused for e in self.endpoints):
                 raise WrongChainEndpoint(f"no {self.chain_key} endpoint serves the right network ({exc})") from exc
             raise
+
+    async def json_rpc(self, method: str, params: list[Any], *, version: str = "2.0",
+                       data_statuses: Sequence[int] = (), check: Check | None = None) -> Any:
+        """One JSON-RPC call posted to the endpoint's root (Bitcoin Core, Solana): its `result`, or RpcError for
+        the error object of a node that understood and said no."""
+        answer = await self.request("POST", "", json={"jsonrpc": version, "id": next(self._rpc_ids), "method": method,
+                                                      "params": params}, data_statuses=data_statuses, check=check)
+        error = answer.body.get("error")
+        if error:
+            raise RpcError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
+        return answer.body.get("result")
 
     async def probe(self) -> bool:
         try:

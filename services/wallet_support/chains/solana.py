@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,6 @@ import httpx
 
 from services.wallet_support.cache import ResultCache
 from services.wallet_support.chains.addresses import b58decode
-from services.wallet_support.chains.base import RpcError
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical, status_body
@@ -238,7 +236,6 @@ class SolanaClient:
                  urls: Sequence[str] | None = None, attempts: int = 2, backoff: float = 0.1) -> None:
         self.chain = chain
         self.cache = cache
-        self._ids = itertools.count(1)
         identity = Identity("POST", "", chain.genesis_hash or "", lambda body: str(body["result"]),
                             body={"jsonrpc": "2.0", "id": 0, "method": "getGenesisHash"}) \
             if chain.genesis_hash else None
@@ -254,12 +251,7 @@ class SolanaClient:
             if not isinstance(body, dict):
                 raise Technical("unexpected answer shape")
 
-        answer = await self.api.request("POST", "", json={"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                                                          "params": params}, check=check)
-        error = answer.body.get("error")
-        if error:
-            raise RpcError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
-        return answer.body.get("result")
+        return await self.api.json_rpc(method, params, check=check)
 
     async def probe(self) -> bool:
         return await self.api.probe()
