@@ -56,11 +56,19 @@ async def insert_order(session: AsyncSession, order: Order, items: Sequence[Orde
     return True
 
 
-async def order_by_id(session: AsyncSession, order_id: str, *, for_update: bool = False) -> Order | None:
-    stmt = select(Order).where(col(Order.id) == order_id)
+async def first_row(session: AsyncSession, stmt: Any, *, for_update: bool = False) -> Any:
+    """The first ORM object a statement selects. `for_update`: locked (SELECT ... FOR UPDATE on PostgreSQL) and
+    as it is once locked: the session's own pending changes are written first, and an object the session already
+    holds (loaded before a commit and a chain call, say) is refreshed from the locked row. Without
+    populate_existing SQLAlchemy hands back that object with the values it had, and the lock guards nothing."""
     if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+        await session.flush()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def order_by_id(session: AsyncSession, order_id: str, *, for_update: bool = False) -> Order | None:
+    return await first_row(session, select(Order).where(col(Order.id) == order_id), for_update=for_update)
 
 
 _ORDERS = Order.__table__  # type: ignore[attr-defined]
@@ -117,10 +125,7 @@ async def list_orders(session: AsyncSession, *, order_number: str | None, custom
 
 
 async def payment_by_id(session: AsyncSession, payment_id: str, *, for_update: bool = False) -> Payment | None:
-    stmt = select(Payment).where(col(Payment.id) == payment_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return await first_row(session, select(Payment).where(col(Payment.id) == payment_id), for_update=for_update)
 
 
 async def payments_of(session: AsyncSession, order_id: str) -> list[Payment]:
@@ -407,10 +412,7 @@ async def return_by_id(session: AsyncSession, return_id: str) -> Return | None:
 
 
 async def ticket_by_id(session: AsyncSession, ticket_id: str, *, for_update: bool = False) -> Ticket | None:
-    stmt = select(Ticket).where(col(Ticket.id) == ticket_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return await first_row(session, select(Ticket).where(col(Ticket.id) == ticket_id), for_update=for_update)
 
 
 async def messages_of(session: AsyncSession, ticket_id: str) -> list[TicketMessage]:

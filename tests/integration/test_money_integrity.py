@@ -6,6 +6,7 @@ flaky network would, on SQLite and PostgreSQL, on anvil (TRON on recorded TronGr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import respx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from services.orders.channels.models import Event
 from services.orders.flows import PAYMENT_JOB
 from services.orders.models import Job, PaymentSettlement
 from services.orders.worker import Worker
@@ -193,6 +195,59 @@ class TestAFaultNeverUnpays:
         chain_back(hooked_app)
         assert (await payments_of(api, order))[0]["status"] == "succeeded"
         assert await status_of(api, order) == "paid"
+
+
+class Meanwhile:
+    """The wallet client, with something done by someone else while the first check is on the wire (no
+    transaction is open then: that is exactly when another request can change the rows)."""
+
+    def __init__(self, inner: Any, act: Callable[[], Awaitable[None]]) -> None:
+        self.inner = inner
+        self.act: Callable[[], Awaitable[None]] | None = act
+
+    async def verify(self, **kwargs: Any) -> dict[str, Any]:
+        if self.act is not None:
+            act, self.act = self.act, None
+            await act()
+        return dict(await self.inner.verify(**kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class TestTheLockedRowIsTheOneRead:
+    async def test_a_payment_settled_during_the_chain_call_is_not_settled_again(
+            self, api: httpx.AsyncClient, nodes: Nodes, hooked_app: FastAPI) -> None:
+        # The recording request commits, asks the chain, then re-reads the payment FOR UPDATE in the same session.
+        # Meanwhile the customer's payment_failed ticket settles that very payment in another request. The re-read
+        # must see it settled (the session's copy from before the chain call said pending).
+        order = await usdt_order(api, total="61.00")
+        tx = await paid_usdt(nodes, 61_000000)
+        original = hooked_app.state.wallet_client
+        hooked_app.state.wallet_client = Meanwhile(original, lambda: settle_by_ticket(api, order, tx, original,
+                                                                                      hooked_app))
+        try:
+            resp = await api.post(f"/v1/orders/{order['id']}/payments", json={
+                "method": "crypto", "amount": "61.00", "currency": "USDT", "status": "pending",
+                "crypto": {"chain": "eth", "tx_hash": tx, "token": "USDT"}})
+        finally:
+            hooked_app.state.wallet_client = original
+        assert resp.status_code == 201 and resp.json()["status"] == "succeeded", resp.text
+        [payment] = await payments_of(api, order)
+        assert [h["to_status"] for h in payment["history"]].count("succeeded") == 1, payment["history"]
+        async with hooked_app.state.sessionmaker() as session:
+            paid_events = (await session.execute(select(func.count()).select_from(Event).where(
+                Event.type == "order.paid", Event.order_id == order["id"]))).scalar_one()
+        assert paid_events == 1
+
+
+async def settle_by_ticket(api: httpx.AsyncClient, order: dict[str, Any], tx: str, wallet: Any,
+                           app: FastAPI) -> None:
+    app.state.wallet_client = wallet  # the ticket's own check goes straight to the chain
+    ticket = await claim(api, order, tx)
+    assert ticket["payment_check"]["verdict"] == "paid", ticket["payment_check"]
+    [payment] = await payments_of(api, order)
+    assert payment["status"] == "succeeded"
 
 
 class TestARefundIsFinal:

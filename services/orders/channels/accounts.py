@@ -19,6 +19,7 @@ from services.common.auth import Principal
 from services.common.errors import Conflict, InvalidInput
 from services.common.settings import Settings
 from services.common.types import utcnow
+from services.orders import repository as orders_repo
 from services.orders.channels import catalog, outbox
 from services.orders.channels import repository as repo
 from services.orders.channels.errors import ChangeLinkInvalid, CustomerNotFound
@@ -108,7 +109,7 @@ async def request_change(session: AsyncSession, *, customer_id: str, body: Chang
         raise CustomerNotFound(customer_id)
     customer = await customer_on_file(session, customer_id)
     if body.ticket_id is not None:
-        ticket = await repo.ticket_by_id(session, body.ticket_id)
+        ticket = await orders_repo.ticket_by_id(session, body.ticket_id)
         if ticket is None or ticket.customer_id != customer_id:
             raise InvalidInput("ticket_id is not a ticket of this customer.",
                                errors=[{"field": "ticket_id", "message": f"unknown ticket {body.ticket_id}"}])

@@ -24,7 +24,8 @@ from services.orders.channels.models import (
     MailMessage,
     OutboxItem,
 )
-from services.orders.models import Order, Shipment, Ticket
+from services.orders.models import Order, Shipment
+from services.orders.repository import first_row
 
 PENDING_STATES = ("queued", "sending")
 
@@ -164,13 +165,6 @@ async def ticket_of_message_ids(session: AsyncSession, message_ids: Sequence[str
     return None
 
 
-async def ticket_by_id(session: AsyncSession, ticket_id: str, *, for_update: bool = False) -> Ticket | None:
-    stmt = select(Ticket).where(col(Ticket.id) == ticket_id)
-    if for_update and _is_pg(session):
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
-
-
 async def orders_by_numbers(session: AsyncSession, numbers: Sequence[str]) -> list[Order]:
     if not numbers:
         return []
@@ -199,10 +193,7 @@ async def customer_by_email(session: AsyncSession, email: str) -> Customer | Non
 # Customers and account changes ----------------------------------------------------------------------------
 
 async def customer_by_id(session: AsyncSession, customer_id: str, *, for_update: bool = False) -> Customer | None:
-    stmt = select(Customer).where(col(Customer.id) == customer_id)
-    if for_update and _is_pg(session):
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
+    return await first_row(session, select(Customer).where(col(Customer.id) == customer_id), for_update=for_update)
 
 
 async def orders_of_customer(session: AsyncSession, customer_id: str) -> list[Order]:
@@ -218,17 +209,13 @@ async def shipments_of_orders(session: AsyncSession, order_ids: Sequence[str]) -
 
 
 async def change_by_id(session: AsyncSession, change_id: str, *, for_update: bool = False) -> AccountChange | None:
-    stmt = select(AccountChange).where(col(AccountChange.id) == change_id)
-    if for_update and _is_pg(session):
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
+    return await first_row(session, select(AccountChange).where(col(AccountChange.id) == change_id),
+                           for_update=for_update)
 
 
 async def link_by_hash(session: AsyncSession, token_hash: str) -> ChangeLink | None:
-    stmt = select(ChangeLink).where(col(ChangeLink.token_hash) == token_hash)
-    if _is_pg(session):
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalars().first()
+    return await first_row(session, select(ChangeLink).where(col(ChangeLink.token_hash) == token_hash),
+                           for_update=True)
 
 
 async def use_link(session: AsyncSession, *, link_id: int, now: datetime) -> bool:

@@ -13,6 +13,7 @@ from services.common.auth import Principal
 from services.common.settings import Settings
 from services.common.types import utcnow
 from services.orders import flows, schemas
+from services.orders import repository as orders_repo
 from services.orders import service as orders_service
 from services.orders.channels import attachments as files
 from services.orders.channels import catalog, inbound, outbox, webhooks
@@ -87,7 +88,7 @@ async def _thread(session: AsyncSession, mail: inbound.ParsedMail, mentions: inb
     if ticket_id is None:
         refs = inbound.TICKET_REF.findall(mail.subject) or mentions.ticket_ids
         ticket_id = refs[0] if refs else None
-    return await repo.ticket_by_id(session, ticket_id, for_update=True) if ticket_id else None
+    return await orders_repo.ticket_by_id(session, ticket_id, for_update=True) if ticket_id else None
 
 
 async def _append(session: AsyncSession, ticket: Ticket, mail: inbound.ParsedMail) -> None:
