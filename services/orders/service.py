@@ -44,7 +44,7 @@ from services.orders.models import (
     Ticket,
     TicketMessage,
 )
-from services.orders.tracking.ingest import apply_events, as_event
+from services.orders.tracking.ingest import attach_waiting
 
 PAYMENT_TRANSITIONS: dict[str, set[str]] = {
     "pending": {"succeeded", "failed"},
@@ -222,10 +222,7 @@ async def register_shipment(session: AsyncSession, *, order: Order, body: schema
     await repo.lock_tracking_numbers(session, [body.tracking_number])
     if not await repo.insert_shipment(session, shipment):
         raise DuplicateShipment(body.carrier, body.tracking_number)
-    waiting = await repo.attach_waiting_events(session, shipment)
-    if apply_events(shipment, [as_event(e) for e in waiting]):
-        await session.flush()
-        await channel_hooks.shipment_changed(session, shipment, "pending")  # events that came first
+    await attach_waiting(session, shipment)  # events that came first
     if order.status in ("paid", "fulfilling"):
         await set_order_status(session, order=order, status="shipped")
     return shipment

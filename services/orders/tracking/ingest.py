@@ -93,13 +93,20 @@ async def ingest(session: AsyncSession, batches: list[ParsedBatch], *, source: s
             # now that they are written (on SQLite we hold the write lock from here to commit).
             shipment = await repo.shipment_for_tracking(session, batch.carrier, batch.tracking_number)
             if shipment is not None:
-                waiting = await repo.attach_waiting_events(session, shipment)
-                if apply_events(shipment, [as_event(e) for e in waiting], now):
-                    await session.flush()
-                    await channel_hooks.shipment_changed(session, shipment, "pending")
+                await attach_waiting(session, shipment, now)
         outcomes.append(BatchOutcome(batch.carrier, batch.tracking_number, len(batch.events), stored, shipment,
                                      refused))
     return outcomes
+
+
+async def attach_waiting(session: AsyncSession, shipment: Shipment, now: datetime | None = None) -> None:
+    """Events stored before their shipment was known: attached to it and folded into its status. The shop hears
+    of a status the parcel did not have before (one registered meanwhile may already have been delivered)."""
+    previous = shipment.status
+    waiting = await repo.attach_waiting_events(session, shipment)
+    if apply_events(shipment, [as_event(e) for e in waiting], now):
+        await session.flush()
+        await channel_hooks.shipment_changed(session, shipment, previous)
 
 
 async def _store(session: AsyncSession, batch: ParsedBatch, events: list[NormalizedEvent], shipment: Shipment | None,

@@ -5,10 +5,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
 
+from services.common.types import utcnow
+from services.orders import repository as repo
+from services.orders.channels.models import Event
+from services.orders.tracking.ingest import attach_waiting, event_record
+from services.orders.tracking.normalized import NormalizedEvent
 from services.orders.tracking.signatures import sign_aftership, sign_easypost, sign_generic
 from tests.conftest import AGENT, CUSTOMER_1, CUSTOMER_2, SERVICE, WEBHOOK_SECRET, auth
 from tests.factories import order_body
@@ -118,6 +126,27 @@ class TestIngest:
         assert shipment["status"] == "in_transit"
         assert shipment["last_event_at"] == "2021-05-17T07:45:00Z"
         assert len((await timeline(client, shipment["id"]))["events"]) == 7
+
+    async def test_waiting_events_attached_to_a_delivered_parcel_tell_the_shop_nothing_new(
+            self, app: FastAPI, client: httpx.AsyncClient, unique: str) -> None:
+        # What ingest does when a shipment was registered between its lookup and its insert: the parcel may already
+        # be delivered, and a scan attached to it then must not announce that delivery a second time.
+        number = f"SFW{unique}"
+        shipment = await new_shipment(client, "sf-express", number)
+        delivered = {"carrier": "sf-express", "tracking_number": number, "events": [
+            {"event_id": "d-1", "status": "delivered", "occurred_at": "2026-11-04T15:00:00+08:00"}]}
+        assert (await client.post("/v1/tracking/events", json=delivered, headers=auth(SERVICE))).status_code == 200
+        scan = NormalizedEvent("delivered", datetime(2026, 11, 4, 9, 30, tzinfo=UTC), event_id="d-2")
+        async with app.state.sessionmaker() as session:
+            await repo.insert_events(session, [event_record("sf-express", number, scan, None, "test", utcnow())])
+            row = await repo.shipment_for_tracking(session, "sf-express", number)
+            assert row is not None and row.status == "delivered"
+            await attach_waiting(session, row)
+            assert row.last_event_at == scan.occurred_at  # the scan was folded in
+            await session.commit()
+            announced = (await session.execute(select(func.count()).select_from(Event).where(
+                Event.type == "shipment.delivered", Event.order_id == shipment["order_id"]))).scalar_one()
+        assert announced == 1
 
     async def test_order_by_time_and_events_after_delivery(self, client: httpx.AsyncClient, unique: str) -> None:
         # The real EasyPost sample has its delivery stamped before the other scans.
