@@ -84,6 +84,20 @@ class TestInboundEmail:
         assert ack["subject"] == f"[{ticket['id']}] 我们已收到您的来信" and ack["auto_submitted"] is True
         assert ack["in_reply_to"] == f"<zh-qp-{unique.lower()}@mail.example.com>"
 
+    async def test_a_bare_64_hex_hash_is_checked_as_tron(self, client: httpx.AsyncClient, unique: str) -> None:
+        sender = f"bare.{unique.lower()}@example.com"
+        order = await make_order(client, sender, currency="USDT")
+        mail = EmailMessage()
+        mail["From"], mail["To"] = sender, "support@shop.example"
+        mail["Subject"], mail["Message-ID"] = f"Order {order['order_number']} unpaid", f"<bare-{unique}@example.com>"
+        mail.set_content(f"I paid order {order['order_number']} but it still says unpaid. Tx: {'e1' * 32}")
+        resp = await post(client, bytes(mail))
+        assert resp.status_code == 201, resp.text
+        result = resp.json()
+        assert result["recognised"]["txs"] == [{"tx_hash": "e1" * 32, "family": "tron_or_btc", "chain": None}]
+        ticket = (await client.get(f"/v1/tickets/{result['ticket_id']}", headers=auth(AGENT))).json()
+        assert ticket["type"] == "payment_failed" and ticket["tx"] == {"chain": "tron", "tx_hash": "e1" * 32}
+
     async def test_same_message_id_twice_is_one_message(self, client: httpx.AsyncClient, unique: str) -> None:
         raw = load("constructed-html-only.eml", unique)
         first, second = await post(client, raw), await post(client, raw)

@@ -25,7 +25,6 @@ from services.orders.diagnosis.snapshot import Policy
 from services.orders.models import Order, Ticket, TicketMessage
 
 SERVICE = Principal(role="service", key_id="inbound-email")
-CHECKED_CHAINS = ("eth", "bsc", "polygon", "tron", "btc", "solana", "aptos", "dot", "ksm", "eos")
 
 
 @dataclass
@@ -136,15 +135,17 @@ async def _open_ticket(session: AsyncSession, mail: inbound.ParsedMail, mentions
     customer_id, order, known_tracking = await _customer_and_order(session, mail, mentions)
     words = f"{mail.subject}\n{mail.text}"
     lang = inbound.guess_lang(words)
-    tx = next((t for t in mentions.txs if t.chain in CHECKED_CHAINS or t.family == "evm"), None)
-    chain = (tx.chain or "eth") if tx and tx.family == "evm" else (tx.chain if tx else None)
-    if tx and tx.family == "tron_or_btc" and chain is None:
-        chain = "tron"  # 64 hex without 0x: a TRON tx id unless the words say bitcoin
+    tx = next(iter(mentions.txs), None)
+    chain = None
+    if tx is not None:
+        # Without a word naming the chain: 0x + 64 hex is Ethereum's shape, 64 bare hex a TRON tx id (the words
+        # would have said bitcoin). The check asks that chain; nothing is paid on a guess, only on its answer.
+        chain = tx.chain or {"evm": "eth", "tron_or_btc": "tron"}.get(tx.family)
     ticket_type = inbound.guess_ticket_type(words, mentions)
     body = schemas.TicketCreate(
         type=ticket_type, channel="email", order_id=order.id if order else None,  # type: ignore[arg-type]
         customer_id=customer_id, description=(mail.text or mail.subject or "(empty message)")[:5000],
-        tx=schemas.TicketTx(chain=chain, tx_hash=tx.tx_hash) if tx and chain in CHECKED_CHAINS else None,
+        tx=schemas.TicketTx(chain=chain, tx_hash=tx.tx_hash) if tx and chain else None,
         lang=lang,  # type: ignore[arg-type]
         details=schemas.TicketDetails(tracking_number=known_tracking[0] if known_tracking else None))
     snapshot = await orders_service.load_snapshot(session, order_id=order.id, principal=SERVICE,
