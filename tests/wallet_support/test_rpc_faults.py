@@ -154,6 +154,30 @@ class TestFailover:
         assert status["status"] == "not_found" and status["not_found_confirmed_by"] == 2
         assert second.called
 
+    async def test_a_node_without_fee_history_still_answers_a_pending_tx(self, http: httpx.AsyncClient) -> None:
+        # eth_feeHistory (EIP-1559) is an optional extra for the pending answer; a node that lacks it is not broken.
+        def pending_without_fee_history(request: httpx.Request) -> httpx.Response:
+            body = json.loads(request.content)
+            answers = json.loads(node()(request).content)
+            for call, answer in zip(body if isinstance(body, list) else [body],
+                                    answers if isinstance(answers, list) else [answers], strict=True):
+                if call["method"] == "eth_getTransactionReceipt":
+                    answer["result"] = None
+                elif call["method"] == "eth_getTransactionCount":
+                    answer["result"] = "0x1"
+                elif call["method"] == "eth_feeHistory":
+                    del answer["result"]
+                    answer["error"] = {"code": -32601, "message": "the method eth_feeHistory does not exist"}
+            return httpx.Response(200, json=answers)
+
+        with respx.mock() as mock:
+            route = mock.post(A).mock(side_effect=pending_without_fee_history)
+            evm = client(http, A)
+            [status] = await evm.statuses([TX])
+        assert status["status"] == "pending", status
+        assert any(b"eth_feeHistory" in c.request.content for c in route.calls)
+        assert evm.transport.endpoints[0].failures == 0
+
     async def test_json_rpc_error_is_not_not_found(self, http: httpx.AsyncClient) -> None:
         with respx.mock() as mock:
             mock.post(A).mock(side_effect=refuse_data_calls)

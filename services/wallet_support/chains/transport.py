@@ -34,8 +34,9 @@ READ_PREFIXES = ("eth_get", "eth_call", "eth_blockNumber", "eth_chainId", "eth_f
                  "eth_estimateGas", "net_", "web3_", "txpool_", "eth_syncing", "eth_maxPriorityFeePerGas")
 # JSON-RPC errors that mean "this endpoint is overloaded or limited", not "no".
 TECHNICAL_RPC_CODES = {-32005, 429}
-# Reads whose JSON-RPC error is an answer about the call (a revert), not a sign of a broken endpoint.
-ERROR_IS_ANSWER = frozenset({"eth_call", "eth_estimateGas"})
+# Reads whose JSON-RPC error is an answer about the call (a revert), or an optional extra that older nodes and
+# some chains lack (fee history, EIP-1559), not a sign of a broken endpoint.
+ERROR_IS_ANSWER = frozenset({"eth_call", "eth_estimateGas", "eth_feeHistory"})
 DEFAULT_RETRY_AFTER = 30
 MAX_OPEN_SECONDS = 3600.0
 Call = tuple[str, Sequence[Any]]
