@@ -62,9 +62,11 @@ class CheckOutcome:
     next_check: float | None = None  # when to look again, where the answer says (else the job's backoff)
 
 
-async def ask_chain(wallet: WalletClient | None, expectation: rules.Expectation, *, lang: str, fresh: bool = False,
-                    budget: float | None = None) -> ChainAnswer:
+async def ask_chain(wallet: WalletClient | None, expectation: rules.Expectation | None, *, lang: str,
+                    fresh: bool = False, budget: float | None = None) -> ChainAnswer:
     """Ask wallet-support whether the tx pays the expectation. Never raises; never touches the database."""
+    if expectation is None:
+        return ChainAnswer("rejected", detail="no expectation")
     if wallet is None:
         return ChainAnswer("unavailable", detail="wallet-support is not configured")
     if not expectation.to:
@@ -397,9 +399,9 @@ async def _move(session: AsyncSession, ticket: Ticket, status: str) -> None:
 
 # -- the request path: commit, ask within a budget, apply -----------------------------------------------------
 
-def first_delay(answer: ChainAnswer | None) -> float:
-    if answer is None or answer.verdict in ("unknown", "unavailable"):
-        return float(answer.retry_after if answer else 5)
+def first_delay(answer: ChainAnswer) -> float:
+    if answer.verdict in ("unknown", "unavailable"):
+        return float(answer.retry_after)
     return 15.0
 
 
@@ -417,8 +419,7 @@ async def check_ticket_now(session: AsyncSession, *, ticket: Ticket, wallet: Wal
                                deadline=ticket.created_at + timedelta(hours=settings.payment_check_deadline_hours))
         await _move(session, ticket, "waiting_chain")
     await session.commit()  # nothing of the network below runs inside a transaction
-    answer = (await ask_chain(wallet, plan.expectation, lang=plan.lang, budget=budget)
-              if plan.expectation is not None else ChainAnswer("rejected", detail="no expectation"))
+    answer = await ask_chain(wallet, plan.expectation, lang=plan.lang, budget=budget)
     outcome = await apply_to_ticket(session, plan=plan, answer=answer, settings=settings)
     if outcome is not None and outcome.final:
         await repo.drop_queued_job(session, kind=TICKET_JOB, ref_id=ticket.id)
@@ -441,13 +442,10 @@ async def check_payment_now(session: AsyncSession, *, payment: Payment, wallet: 
                            deadline=now + timedelta(hours=settings.payment_check_deadline_hours))
     await session.commit()
     answer = await ask_chain(wallet, expectation, lang="en", budget=budget)
-    locked = await repo.payment_by_id(session, payment.id, for_update=True)
-    order = await repo.order_by_id(session, payment.order_id, for_update=True)
-    if locked is None or order is None:
+    outcome = await _apply_to_locked_payment(session, payment.id, answer, settings=settings, lang="en")
+    if outcome is None:
         return None
-    outcome = await apply_to_payment(session, payment=locked, order=order, answer=answer, settings=settings,
-                                     lang="en")
-    if outcome.final or outcome.changed == "paid":
+    if outcome.final:
         # Settled payments keep their reorg-watch job (written by the settle); others are done.
         if outcome.changed != "paid":
             await repo.drop_queued_job(session, kind=PAYMENT_JOB, ref_id=payment.id)
@@ -461,7 +459,6 @@ async def check_payment_now(session: AsyncSession, *, payment: Payment, wallet: 
 
 @dataclass
 class JobPlan:
-    job: Job
     ticket_plan: TicketPlan | None = None
     payment_id: str | None = None
     expectation: rules.Expectation | None = None
@@ -475,35 +472,40 @@ async def plan_job(session: AsyncSession, job: Job, merchant_addresses: dict[str
     if job.kind == TICKET_JOB:
         ticket = await repo.ticket_by_id(session, job.ref_id)
         if ticket is None or ticket.status in ("resolved", "closed"):
-            return JobPlan(job, done=True)
+            return JobPlan(done=True)
         plan = await plan_ticket(session, ticket=ticket, merchant_addresses=merchant_addresses)
         if plan is None:
-            return JobPlan(job, done=True)
-        return JobPlan(job, ticket_plan=plan, expectation=plan.expectation, lang=plan.lang)
+            return JobPlan(done=True)
+        return JobPlan(ticket_plan=plan, expectation=plan.expectation, lang=plan.lang)
     if job.kind == PAYMENT_JOB:
         payment = await repo.payment_by_id(session, job.ref_id)
         if payment is None or payment.status == "refunded":
-            return JobPlan(job, done=True)
+            return JobPlan(done=True)
         settled = await repo.settlement_of(session, payment.id) is not None
         if payment.status == "succeeded" and not settled:
-            return JobPlan(job, done=True)  # paid on someone's word, not the chain's: nothing to watch
+            return JobPlan(done=True)  # paid on someone's word, not the chain's: nothing to watch
         expectation = payment_expectation(payment, merchant_addresses)
         if expectation is None:
-            return JobPlan(job, done=True)
+            return JobPlan(done=True)
         # Past the cache when watching a settled payment: the watch exists to catch a reorg deeper than "final".
-        return JobPlan(job, payment_id=payment.id, expectation=expectation, fresh=settled)
-    return JobPlan(job, done=True)
+        return JobPlan(payment_id=payment.id, expectation=expectation, fresh=settled)
+    return JobPlan(done=True)
 
 
-async def apply_job(session: AsyncSession, plan: JobPlan, answer: ChainAnswer | None,
+async def apply_job(session: AsyncSession, plan: JobPlan, answer: ChainAnswer,
                     settings: Settings) -> CheckOutcome | None:
-    if plan.ticket_plan is not None and answer is not None:
+    if plan.ticket_plan is not None:
         return await apply_to_ticket(session, plan=plan.ticket_plan, answer=answer, settings=settings)
-    if plan.payment_id is not None and answer is not None:
-        payment = await repo.payment_by_id(session, plan.payment_id, for_update=True)
-        order = await repo.order_by_id(session, payment.order_id, for_update=True) if payment else None
-        if payment is None or order is None:
-            return None
-        return await apply_to_payment(session, payment=payment, order=order, answer=answer, settings=settings,
-                                      lang=plan.lang)
+    if plan.payment_id is not None:
+        return await _apply_to_locked_payment(session, plan.payment_id, answer, settings=settings, lang=plan.lang)
     return None
+
+
+async def _apply_to_locked_payment(session: AsyncSession, payment_id: str, answer: ChainAnswer, *,
+                                   settings: Settings, lang: str) -> CheckOutcome | None:
+    """A payment's check recorded under its row lock and its order's (after the chain was asked, unlocked)."""
+    payment = await repo.payment_by_id(session, payment_id, for_update=True)
+    order = await repo.order_by_id(session, payment.order_id, for_update=True) if payment else None
+    if payment is None or order is None:
+        return None
+    return await apply_to_payment(session, payment=payment, order=order, answer=answer, settings=settings, lang=lang)

@@ -82,9 +82,10 @@ async def record_payment(order_id: str, body: schemas.PaymentCreate, request: Re
                                                   reorg_watch_seconds=settings.reorg_watch_seconds)
     if payment.method == "crypto" and payment.tx_hash and payment.status == "pending":
         # Commits the payment first, then asks the chain within PAYMENT_CHECK_INLINE_SECONDS (else the worker).
+        # What the check recorded is in `payment` itself: the session's one object for that row, re-read under its
+        # lock (repository.first_row).
         await flows.check_payment_now(session, payment=payment, wallet=request.app.state.wallet_client,
                                       settings=settings, merchant_addresses=request.app.state.merchant_addresses)
-        payment = await orders_service.get_payment(session, payment_id=payment.id, principal=principal)
     history = await repo.history_of(session, [payment.id])
     return presenters.payment_public(payment, history[payment.id])
 

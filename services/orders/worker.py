@@ -93,15 +93,13 @@ class Worker:
         try:
             async with self.sessionmaker() as session, session.begin():
                 plan = await flows.plan_job(session, job, self.merchant_addresses)
-            answer = None
-            if not plan.done:
-                answer = (await flows.ask_chain(self.wallet, plan.expectation, lang=plan.lang, fresh=plan.fresh)
-                          if plan.expectation is not None else flows.ChainAnswer("rejected", detail="no expectation"))
+            answer = None if plan.done else await flows.ask_chain(self.wallet, plan.expectation, lang=plan.lang,
+                                                                  fresh=plan.fresh)
             async with self.sessionmaker() as session, session.begin():
                 if not await repo.hold_job(session, job):
                     raise StaleLease
                 when = now or utcnow()
-                outcome = None if plan.done else await flows.apply_job(session, plan, answer, self.settings)
+                outcome = None if answer is None else await flows.apply_job(session, plan, answer, self.settings)
                 await self._next(session, job, when, outcome)
         except StaleLease:
             log.warning("job lease was taken over; result discarded", extra={"job_id": job.id, "kind": job.kind})
