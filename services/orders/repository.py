@@ -90,14 +90,6 @@ async def order_read(session: AsyncSession, order_id: str) -> list[Any]:
     return await pool_fetch(session, _PG_ORDER_READ, order_id)
 
 
-_PG_ORDER_READ = (
-    "SELECT o.id, o.order_number, o.customer_id, o.customer_email, o.customer_phone, o.customer_name, o.currency, "
-    "o.status, o.total, o.placed_at, o.shipping_address::text AS shipping_address, o.created_at, o.updated_at, "
-    "i.sku AS item_sku, i.name AS item_name, i.category AS item_category, i.quantity AS item_quantity, "
-    "i.unit_price AS item_unit_price FROM orders o LEFT OUTER JOIN order_items i ON i.order_id = o.id "
-    "WHERE o.id = $1 ORDER BY i.id")
-
-
 async def order_by_number(session: AsyncSession, order_number: str) -> Order | None:
     return (await session.execute(select(Order).where(col(Order.order_number) == order_number))).scalar_one_or_none()
 
@@ -358,6 +350,11 @@ class _PlainRows:
 _P_ORDER, _P_ITEM, _P_PAYMENT = _PlainRows(Order, "o"), _PlainRows(OrderItem, "i"), _PlainRows(Payment, "p")
 _P_HISTORY, _P_SHIPMENT = _PlainRows(PaymentStatusHistory, "h"), _PlainRows(Shipment, "s")
 _P_EVENT, _P_TICKET, _P_RETURN = _PlainRows(TrackingEvent, "e"), _PlainRows(Ticket, "t"), _PlainRows(Return, "r")
+# order_read on PostgreSQL: the order's columns (as _P_ORDER reads them) and its items, one row per item.
+_PG_ORDER_READ = (
+    f"SELECT {_P_ORDER.select}, i.sku AS item_sku, i.name AS item_name, i.category AS item_category, "
+    "i.quantity AS item_quantity, i.unit_price AS item_unit_price "
+    "FROM orders o LEFT OUTER JOIN order_items i ON i.order_id = o.id WHERE o.id = $1 ORDER BY i.id")
 # The whole snapshot in one statement (one round trip, one MVCC snapshot): the order's columns, then each
 # child table as an array of anonymous records, which asyncpg decodes natively (Decimal, aware datetimes).
 _PG_SNAPSHOT = (
