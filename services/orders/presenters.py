@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.orders import schemas
-from services.orders.diagnosis.engine import Diagnosis
-from services.orders.diagnosis.returns import ItemEligibility, order_zone
+from services.orders.diagnosis.engine import Diagnosis, diagnose
+from services.orders.diagnosis.returns import ItemEligibility, order_zone, snapshot_eligibility
 from services.orders.diagnosis.snapshot import OrderSnapshot
 from services.orders.models import (
     Order,
@@ -92,6 +92,12 @@ def eligibility_public(items: Sequence[ItemEligibility], zone: str) -> schemas.R
                                       returnable_quantity=e.returnable_quantity, reasons=e.reasons,
                                       refund_method=e.refund_method, refund_destination=e.refund_destination)
         for e in items])
+
+
+def render_diagnosis(snapshot: OrderSnapshot, lang: str) -> schemas.DiagnosisPublic:
+    """An order's diagnosis body: its findings in the asker's language and its return eligibility (the route,
+    the ticket that carries it and the console all show this one)."""
+    return diagnosis_public(snapshot, diagnose(snapshot, lang), snapshot_eligibility(snapshot), lang)
 
 
 def diagnosis_public(snapshot: OrderSnapshot, diagnosis: Diagnosis, eligibility: Sequence[ItemEligibility],

@@ -15,7 +15,6 @@ from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.diagnosis.catalog import pick_language
-from services.orders.diagnosis.engine import diagnose
 from services.orders.diagnosis.returns import order_zone
 from services.orders.diagnosis.snapshot import OrderSnapshot
 from services.orders.errors import ReturnNotFound
@@ -25,11 +24,6 @@ router = APIRouter(prefix="/v1")
 AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language")]
 ACCEPT_LANGUAGE_PARAMETER = {"name": "Accept-Language", "in": "header", "required": False,
                              "description": "zh-CN or en (the default)", "schema": {"type": "string"}}
-
-
-def render_diagnosis(snapshot: OrderSnapshot, lang: str) -> schemas.DiagnosisPublic:
-    return presenters.diagnosis_public(snapshot, diagnose(snapshot, lang), orders_service.eligibility_of(snapshot),
-                                       lang)
 
 
 async def _snapshot(request: Request, session: SessionDep, order_id: str, principal: Principal) -> OrderSnapshot:
@@ -48,7 +42,7 @@ async def order_diagnosis(order_id: str, request: Request) -> Response:
         snapshot = await orders_service.load_snapshot(session, order_id=order_id, principal=principal,
                                                       policy=request.app.state.policy, read_only=True)
     lang = pick_language(request.headers.get("accept-language"))
-    return presenters.json_response(render_diagnosis(snapshot, lang))
+    return presenters.json_response(presenters.render_diagnosis(snapshot, lang))
 
 
 @router.get("/orders/{order_id}/return-eligibility", response_model=schemas.ReturnEligibility,
@@ -97,7 +91,7 @@ async def _ticket_body(request: Request, session: SessionDep, ticket: Ticket, pr
     if ticket.order_id:
         if snapshot is None:
             snapshot = await _snapshot(request, session, ticket.order_id, principal)
-        diagnosis = render_diagnosis(snapshot, ticket.lang)
+        diagnosis = presenters.render_diagnosis(snapshot, ticket.lang)
     messages = orders_service.visible_messages(await repo.messages_of(session, ticket.id), principal)
     body = presenters.ticket_public(ticket, messages, diagnosis)
     if body.payment_check and not principal.is_customer:

@@ -21,7 +21,6 @@ from services.orders.clients.wallet import WalletClient, WalletRejected, WalletU
 from services.orders.console import repository as repo
 from services.orders.console.shapes import QueryShape, classify, family_of_chain, tx_families
 from services.orders.diagnosis.address import AddressCheck, check_delivery_address, haversine_km
-from services.orders.diagnosis.engine import diagnose
 from services.orders.diagnosis.returns import order_zone
 from services.orders.diagnosis.snapshot import OrderSnapshot, Policy, ShipmentView
 from services.orders.models import Order, Payment, PaymentStatusHistory, Ticket, TicketMessage
@@ -166,8 +165,7 @@ class OrderPage:
 async def order_page(session: AsyncSession, *, principal: Principal, policy: Policy, order_id: str,
                      lang: str) -> OrderPage:
     snapshot = await orders_service.load_snapshot(session, order_id=order_id, principal=principal, policy=policy)
-    diagnosis = presenters.diagnosis_public(snapshot, diagnose(snapshot, lang), orders_service.eligibility_of(snapshot),
-                                            lang)
+    diagnosis = presenters.render_diagnosis(snapshot, lang)
     address = snapshot.order.shipping_address
     panels = []
     for view in snapshot.shipments:
@@ -209,8 +207,7 @@ async def ticket_page(session: AsyncSession, *, principal: Principal, policy: Po
     if ticket.order_id:
         snapshot = await orders_service.load_snapshot(session, order_id=ticket.order_id, principal=principal,
                                                       policy=policy)
-        diagnosis = presenters.diagnosis_public(snapshot, diagnose(snapshot, lang),
-                                                orders_service.eligibility_of(snapshot), lang)
+        diagnosis = presenters.render_diagnosis(snapshot, lang)
     moves = [] if principal.is_customer else sorted(orders_service.TICKET_TRANSITIONS[ticket.status])
     # Agents also see which order an already-used transfer paid; a customer only hears that it was used.
     check = ticket.payment_check if principal.is_customer else \
