@@ -33,7 +33,7 @@ from services.orders.models import (
 )
 
 
-def _upsert_insert(session: AsyncSession) -> Any:
+def upsert_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, the one that knows ON CONFLICT (PostgreSQL's or SQLite's)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
@@ -189,7 +189,7 @@ async def insert_events(session: AsyncSession, records: list[tuple[Any, ...]]) -
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return await _pg_insert_events(session, records)
-    stmt = (_upsert_insert(session)(TrackingEvent)
+    stmt = (upsert_insert(session)(TrackingEvent)
             .on_conflict_do_nothing(index_elements=["carrier", "tracking_number", "dedup_key"])
             .returning(col(TrackingEvent.id)))
     rows = [dict(zip(EVENT_COLUMNS, record, strict=True)) for record in records]
@@ -444,7 +444,7 @@ async def enqueue_job(session: AsyncSession, *, kind: str, ref_id: str, run_at: 
     the re-enqueue is never lost."""
     now = datetime.now(UTC)
     table = _jobs()
-    stmt = _upsert_insert(session)(Job).values(kind=kind, ref_id=ref_id, state="queued", run_at=run_at,
+    stmt = upsert_insert(session)(Job).values(kind=kind, ref_id=ref_id, state="queued", run_at=run_at,
                                                deadline=deadline, attempts=0, fence=0, rerun=False,
                                                created_at=now, updated_at=now)
     running = table.c.state == "running"
@@ -534,7 +534,7 @@ async def claim_settlement(session: AsyncSession, *, chain: str, tx_hash: str, t
     the transfer already settled another payment."""
     key_chain, key_hash, key_token = _settlement_key(chain, tx_hash, token)
     table = PaymentSettlement.__table__  # type: ignore[attr-defined]
-    stmt = (_upsert_insert(session)(PaymentSettlement)
+    stmt = (upsert_insert(session)(PaymentSettlement)
             .values(chain=key_chain, tx_hash=key_hash, token=key_token, payment_id=payment_id, order_id=order_id,
                     block_number=block_number, created_at=datetime.now(UTC))
             .on_conflict_do_nothing().returning(table.c.id))
@@ -603,7 +603,7 @@ async def tickets_of_order(session: AsyncSession, order_id: str) -> list[Ticket]
 async def insert_marker(session: AsyncSession, *, kind: str, ref_id: str) -> bool:
     """A done-job row used as a once-only marker (a stalled parcel flagged once); False when already there."""
     now = datetime.now(UTC)
-    stmt = (_upsert_insert(session)(Job).values(kind=kind, ref_id=ref_id, state="done", run_at=now, attempts=1,
+    stmt = (upsert_insert(session)(Job).values(kind=kind, ref_id=ref_id, state="done", run_at=now, attempts=1,
                                                 created_at=now, updated_at=now)
             .on_conflict_do_nothing(index_elements=["kind", "ref_id"]).returning(Job.__table__.c.id))  # type: ignore[attr-defined]
     return (await session.execute(stmt)).first() is not None

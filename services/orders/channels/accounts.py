@@ -87,7 +87,7 @@ async def customer_on_file(session: AsyncSession, customer_id: str, *, for_updat
     latest = orders[0]
     customer = Customer(id=customer_id, email=latest.customer_email, phone=latest.customer_phone,
                         default_address=latest.shipping_address)
-    await repo.add_and_flush(session, customer)
+    await orders_repo.add_and_flush(session, customer)
     return customer
 
 
@@ -148,7 +148,7 @@ async def request_change(session: AsyncSession, *, customer_id: str, body: Chang
                            changes=changes, expires_at=now + timedelta(minutes=settings.account_link_ttl_minutes),
                            status="pending_confirmation" if changes else "refused",
                            refused_reason="; ".join(r["advice"] for r in refused) or None)
-    await repo.add_and_flush(session, change)
+    await orders_repo.add_and_flush(session, change)
     view = ChangeView(change, refused=refused, advice=[r["advice"] for r in refused])
     if not changes:
         return view

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,10 +9,7 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text, U
 from sqlmodel import Field, SQLModel
 
 from services.common.types import UTCDateTime, utcnow
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+from services.orders.models import new_id
 
 
 class Event(SQLModel, table=True):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.settings import Settings
 from services.common.types import utcnow
+from services.orders import repository as orders_repo
 from services.orders.channels import catalog, mail, webhooks
 from services.orders.channels import repository as repo
 from services.orders.channels.models import DeliveryAttempt, Event, MailMessage, OutboxItem
@@ -44,7 +45,7 @@ async def enqueue_mail(session: AsyncSession, *, to: str, lang: str, template: s
                "message_id": message_id, "in_reply_to": in_reply_to, "references": references or [],
                "auto_submitted": auto_submitted, "ticket_id": ticket_id, "template": template}
     item = OutboxItem(kind="email", target=to, payload=payload)
-    await repo.add_and_flush(session, item)
+    await orders_repo.add_and_flush(session, item)
     await repo.insert_mail_message(session, MailMessage(message_id=message_id, direction="out", ticket_id=ticket_id,
                                                         from_address=None, subject=subject, outcome="queued",
                                                         details={"outbox_id": item.id, "template": template}))

@@ -7,8 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,22 +23,13 @@ from services.orders.channels.models import (
     OutboxItem,
 )
 from services.orders.models import Order, Shipment
-from services.orders.repository import first_row
+from services.orders.repository import first_row, upsert_insert
 
 PENDING_STATES = ("queued", "sending")
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _is_pg(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-async def add_and_flush(session: AsyncSession, *rows: object) -> None:
-    session.add_all(rows)
-    await session.flush()
 
 
 # Outbox ---------------------------------------------------------------------------------------------------
@@ -139,7 +128,7 @@ async def insert_mail_message(session: AsyncSession, row: MailMessage) -> bool:
     """False when this Message-ID was already seen (the same message delivered twice is one message)."""
     values = {c.name: getattr(row, c.name) for c in MailMessage.__table__.columns  # type: ignore[attr-defined]
               if c.name != "id"}
-    stmt = (_insert(session)(MailMessage).values(**values).on_conflict_do_nothing(index_elements=["message_id"])
+    stmt = (upsert_insert(session)(MailMessage).values(**values).on_conflict_do_nothing(index_elements=["message_id"])
             .returning(MailMessage.__table__.c.id))  # type: ignore[attr-defined]
     inserted = (await session.execute(stmt)).first()
     if inserted is not None:
@@ -249,7 +238,7 @@ async def attachment_by_id(session: AsyncSession, attachment_id: str) -> Attachm
 
 
 async def insert_resolution(session: AsyncSession, *, article_id: str, ticket_id: str, now: datetime) -> bool:
-    stmt = (_insert(session)(ArticleResolution).values(article_id=article_id, ticket_id=ticket_id, created_at=now)
+    stmt = (upsert_insert(session)(ArticleResolution).values(article_id=article_id, ticket_id=ticket_id, created_at=now)
             .on_conflict_do_nothing(index_elements=["article_id", "ticket_id"])
             .returning(ArticleResolution.__table__.c.id))  # type: ignore[attr-defined]
     return (await session.execute(stmt)).first() is not None

@@ -184,7 +184,7 @@ async def save_attachment(session: AsyncSession, *, ticket: Ticket, data: bytes,
     key, digest = files.store(root, data)
     row = Attachment(ticket_id=ticket.id, filename=(filename or "")[:300] or None, content_type=files.sniff(data),
                      size=len(data), sha256=digest, storage_key=key, source=source)
-    await repo.add_and_flush(session, row)
+    await orders_repo.add_and_flush(session, row)
     return row
 
 
@@ -224,5 +224,5 @@ async def redeliver(session: AsyncSession, *, event_id: str, settings: Settings)
         raise EventNotFound(event_id)
     items = [OutboxItem(kind="webhook", event_id=event.id, target=e.url, ordering_key=None,
                         payload={"redelivery": True}) for e in webhooks.parse_endpoints(settings.webhook_endpoints)]
-    await repo.add_and_flush(session, *items)
+    await orders_repo.add_and_flush(session, *items)
     return items
