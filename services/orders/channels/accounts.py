@@ -41,11 +41,15 @@ def _secret(settings: Settings) -> bytes:
     return _PROCESS_SECRET
 
 
+def _mac(settings: Settings, change_id: str, nonce: str, recipient: str, expires_at: datetime) -> str:
+    """What a link signs: the change, a nonce, the recipient and the expiry (unpadded URL-safe base64)."""
+    message = f"{change_id}.{nonce}.{recipient.lower()}.{int(expires_at.timestamp())}".encode()
+    return base64.urlsafe_b64encode(hmac.new(_secret(settings), message, hashlib.sha256).digest()).decode().rstrip("=")
+
+
 def sign_token(settings: Settings, *, change_id: str, recipient: str, expires_at: datetime) -> str:
     nonce = secrets.token_urlsafe(18)
-    message = f"{change_id}.{nonce}.{recipient.lower()}.{int(expires_at.timestamp())}".encode()
-    mac = base64.urlsafe_b64encode(hmac.new(_secret(settings), message, hashlib.sha256).digest()).decode().rstrip("=")
-    return f"{change_id}.{nonce}.{mac}"
+    return f"{change_id}.{nonce}.{_mac(settings, change_id, nonce, recipient, expires_at)}"
 
 
 def _signature_ok(settings: Settings, token: str, *, recipient: str, expires_at: datetime) -> bool:
@@ -53,9 +57,7 @@ def _signature_ok(settings: Settings, token: str, *, recipient: str, expires_at:
     if len(parts) != 3:
         return False
     change_id, nonce, mac = parts
-    message = f"{change_id}.{nonce}.{recipient.lower()}.{int(expires_at.timestamp())}".encode()
-    expected = base64.urlsafe_b64encode(hmac.new(_secret(settings), message, hashlib.sha256).digest()).decode()
-    return hmac.compare_digest(expected.rstrip("="), mac)
+    return hmac.compare_digest(_mac(settings, change_id, nonce, recipient, expires_at), mac)
 
 
 def token_hash(token: str) -> str:

@@ -95,6 +95,7 @@ async def run_outbox_once(sessionmaker: async_sessionmaker[AsyncSession], settin
     marked skipped; with a malformed WEBHOOK_ENDPOINTS or SMTP_URL that channel waits (and says why in the log)."""
     now = now or utcnow()
     kinds: list[str] = []
+    endpoints: list[webhooks.Endpoint] = []
     try:
         endpoints = webhooks.parse_endpoints(settings.webhook_endpoints)
     except ValueError as exc:
@@ -116,8 +117,7 @@ async def run_outbox_once(sessionmaker: async_sessionmaker[AsyncSession], settin
                                  limit=limit)
     if not items:
         return 0
-    secrets = {e.url: e.secret for e in webhooks.parse_endpoints(settings.webhook_endpoints)} if "webhook" in kinds \
-        else {}
+    secrets = {e.url: e.secret for e in endpoints}
     async with sessionmaker() as session:
         events = await repo.events_by_id(session, [i.event_id for i in items if i.event_id])
     own_client = http is None

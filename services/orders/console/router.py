@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from pydantic import ValidationError
 
 from services.common.db import SessionDep
-from services.common.errors import ProblemError
+from services.common.errors import InvalidInput, ProblemError
 from services.common.i18n import pick_language
 from services.common.schemas import format_decimal
 from services.orders import schemas
@@ -277,7 +277,7 @@ async def ticket_reply(ticket_id: str, request: Request, session: SessionDep) ->
                                      visibility="internal" if form.get("visibility") == "internal" else "public")
         await console.post_message(session, principal=current.principal, ticket_id=ticket_id, body=body)
     except ValidationError:
-        return problem_page(request, current, _invalid("text"))
+        return problem_page(request, current, InvalidInput("text"))
     except ProblemError as exc:
         return problem_page(request, current, exc)
     return see_other(request, f"/console/tickets/{ticket_id}?note=sent#conversation")
@@ -292,7 +292,7 @@ async def ticket_move(ticket_id: str, request: Request, session: SessionDep) -> 
     status = _choice(form.get("status"), TICKET_STATUSES)
     try:
         if status is None:
-            raise _invalid("status")
+            raise InvalidInput("status")
         await console.move_ticket(session, principal=current.principal, ticket_id=ticket_id, status=status)
     except ProblemError as exc:
         return problem_page(request, current, exc)
@@ -313,12 +313,6 @@ async def ticket_check_again(ticket_id: str, request: Request, session: SessionD
     except ProblemError as exc:
         return problem_page(request, current, exc)
     return see_other(request, f"/console/tickets/{ticket_id}#payment-check")
-
-
-def _invalid(field: str) -> ProblemError:
-    exc = ProblemError(field)
-    exc.status = 422
-    return exc
 
 
 # Orders ---------------------------------------------------------------------------------------------------
