@@ -96,14 +96,20 @@ def load_keyring(settings: Settings, *, announce: bool = True) -> KeyRing:
     return KeyRing(entries)
 
 
+def bearer_token(request: Request) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, or None without one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 async def current_principal(request: Request) -> Principal:
     """`async` on purpose: FastAPI runs a plain `def` dependency in its worker threadpool, a thread hop per
     request for a few microseconds of hashing."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    if token is None:
         raise Unauthorized("Send Authorization: Bearer <api key>.")
-    principal = request.app.state.keyring.lookup(token.strip())
+    principal = request.app.state.keyring.lookup(token)
     if principal is None:
         raise Unauthorized("Unknown API key.")
     request.state.principal = principal

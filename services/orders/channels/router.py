@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from services.common.auth import AnyRole, Principal, require
+from services.common.auth import AnyRole, Principal, bearer_token, require
 from services.common.db import SessionDep
 from services.common.errors import problem_response, responses
 from services.common.i18n import pick_language
@@ -121,10 +121,8 @@ def _change_public(view: accounts.ChangeView) -> schemas.ChangePublic:
 
 
 def _optional_principal(request: Request) -> Principal | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    principal: Principal | None = request.app.state.keyring.lookup(token.strip())
+    token = bearer_token(request)
+    principal: Principal | None = request.app.state.keyring.lookup(token) if token else None
     return principal
 
 
