@@ -22,7 +22,7 @@ from services.wallet_support.chains.addresses import (
 from services.wallet_support.chains.base import ChainClient, ChainError, ChainUnavailable, RpcError
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.errors import BadAddress, BadTxHash, UnknownChain, UnknownToken
-from services.wallet_support.verdict import Expected, Verdict, verify_payment
+from services.wallet_support.verdict import Expected, Verdict, native_legs, same_address, verify_payment
 
 
 def unknown_status(chain: ChainConfig, tx_hash: str, retry_after: int) -> dict[str, Any]:
@@ -271,25 +271,11 @@ class WalletService:
                 "checks": checks, "next_steps": catalog.steps(lang, "credited", params)}
 
 
-def _same_address(chain: ChainConfig, a: Any, b: Any) -> bool:
-    if not a or not b:
-        return False
-    return str(a).lower() == str(b).lower() if chain.family in ("evm", "aptos") else str(a) == str(b)
-
-
-def native_legs(chain: ChainConfig, status: dict[str, Any]) -> list[dict[str, Any]]:
-    """Native payments of a tx: each output / system transfer where the family lists them, else `to` + value."""
-    if status.get("native_transfers") is not None:
-        return [leg for leg in status["native_transfers"] if Decimal(str(leg.get("amount") or "0")) > 0]
-    leg = {"to": status.get("to"), "amount": status.get("native_value") or "0"}
-    return [leg] if Decimal(str(leg["amount"])) > 0 else []
-
-
 def sent_to(chain: ChainConfig, status: dict[str, Any], recipient: str) -> list[str]:
     """What this tx moved to the recipient, as "amount symbol" strings. Pure."""
     sent = [f"{t['amount']} {t.get('token') or t.get('symbol') or t['contract']}" for t in status.get("transfers") or []
-            if _same_address(chain, t.get("to"), recipient)]
-    native = [leg for leg in native_legs(chain, status) if _same_address(chain, leg.get("to"), recipient)]
+            if same_address(chain, t.get("to"), recipient)]
+    native = [leg for leg in native_legs(status) if same_address(chain, leg.get("to"), recipient)]
     if native:
         total = sum((Decimal(str(leg["amount"])) for leg in native), Decimal(0))
         sent.append(f"{total:.{chain.native_decimals}f} {chain.native_symbol}")
@@ -387,9 +373,9 @@ def answer_key(topic: str, chain: ChainConfig, status: dict[str, Any] | None,
         if state in ("confirmed", "finalized", "pending"):
             return "not_failed", params
     if topic == "token_not_showing" and status and state in ("confirmed", "finalized"):
-        mine = [t for t in status.get("transfers") or [] if address and _same_address(chain, t.get("to"), address)]
+        mine = [t for t in status.get("transfers") or [] if address and same_address(chain, t.get("to"), address)]
         if not mine:
-            native = [leg for leg in native_legs(chain, status) if _same_address(chain, leg.get("to"), address)]
+            native = [leg for leg in native_legs(status) if same_address(chain, leg.get("to"), address)]
             if native:
                 return "native_received", {**params, "amount": native[0]["amount"]}
             return "token_none", params

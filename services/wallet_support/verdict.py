@@ -28,13 +28,14 @@ class Verdict:
     params: dict[str, Any]
 
 
-def _same(chain: ChainConfig, a: str | None, b: str | None) -> bool:
+def same_address(chain: ChainConfig, a: Any, b: Any) -> bool:
+    """One address written two ways? Case does not matter for hex families, and matters elsewhere (base58)."""
     if not a or not b:
         return False
-    return a.lower() == b.lower() if chain.family in ("evm", "aptos") else a == b
+    return str(a).lower() == str(b).lower() if chain.family in ("evm", "aptos") else str(a) == str(b)
 
 
-def _native_legs(status: dict[str, Any]) -> list[dict[str, Any]]:
+def native_legs(status: dict[str, Any]) -> list[dict[str, Any]]:
     """Native payments: every output / system transfer where the family lists them (a Bitcoin tx pays several
     addresses at once), else the tx's own recipient and value."""
     if status.get("native_transfers") is not None:
@@ -66,15 +67,16 @@ def verify_payment(chain: ChainConfig, status: dict[str, Any], expected: Expecte
     native = expected.token.upper() == chain.native_symbol.upper()
     token = None if native else chain.tokens.get(expected.token.upper())
     if native:
-        legs = [{**leg, "token": chain.native_symbol} for leg in _native_legs(status)]
+        legs = [{**leg, "token": chain.native_symbol} for leg in native_legs(status)]
     else:
         contract = token.contract if token else None
-        legs = [t for t in status.get("transfers") or [] if contract and _same(chain, t.get("contract"), contract)]
-    to_us = [leg for leg in legs if _same(chain, leg.get("to"), expected.to)]
+        legs = [t for t in status.get("transfers") or []
+                if contract and same_address(chain, t.get("contract"), contract)]
+    to_us = [leg for leg in legs if same_address(chain, leg.get("to"), expected.to)]
     if not to_us:
         sent_to_us = {str(t.get("token") or t.get("contract")) for t in status.get("transfers") or []
-                      if _same(chain, t.get("to"), expected.to)}
-        if any(_same(chain, leg.get("to"), expected.to) for leg in _native_legs(status)):
+                      if same_address(chain, t.get("to"), expected.to)}
+        if any(same_address(chain, leg.get("to"), expected.to) for leg in native_legs(status)):
             sent_to_us.add(chain.native_symbol)
         if sent_to_us:
             return Verdict("wrong_token", None, None, "wrong_token",
