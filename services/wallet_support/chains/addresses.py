@@ -139,9 +139,6 @@ def hash_families(value: str) -> list[str]:
     return []
 
 
-def hash_family(value: str) -> str | None:
-    families = hash_families(value)
-    return families[0] if families else None
 
 
 def normalize_hash(chain: ChainConfig, value: str) -> str | None:

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field, model_validator
 
 DEFAULT_CHAINS_FILE = Path(__file__).with_name("chains.json")
 Family = Literal["evm", "tron", "bitcoin", "solana", "aptos", "substrate", "antelope"]
-FAMILIES: tuple[str, ...] = ("evm", "tron", "bitcoin", "solana", "aptos", "substrate", "antelope")
 
 
 class TokenConfig(BaseModel):

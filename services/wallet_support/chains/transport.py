@@ -58,9 +58,6 @@ class EndpointFailure(Exception):
         self.rate_limited = rate_limited
 
 
-_Technical = EndpointFailure  # the name the first version used
-
-
 class Endpoint:
     """One URL and its health. Breaker: closed (open_until == 0), open (now < open_until: skipped at once),
     half-open (cool-down over: exactly one request, the probe, may use it; its outcome closes or reopens)."""
@@ -73,10 +70,6 @@ class Endpoint:
         self.probing = False
         self.failures = 0  # consecutive, for the growing cool-down
         self.verifying: asyncio.Task[None] | None = None
-
-    @property
-    def cooldown_until(self) -> float:  # the first version's name
-        return self.open_until
 
     def __repr__(self) -> str:
         return f"Endpoint({redact(self.url, 24)})"
@@ -152,15 +145,10 @@ class EndpointPool:
         return {"endpoints": len(self.endpoints), "refused": sum(1 for e in self.endpoints if e.refused),
                 "open": sum(1 for e in self.endpoints if not e.refused and e.open_until > now)}
 
-    def available(self) -> list[Endpoint]:
-        now = time.monotonic()
-        return [e for e in self.endpoints if not e.refused and (e.open_until == 0.0 or
-                                                                (now >= e.open_until and not e.probing))]
-
     # -- running a request -------------------------------------------------------------------------------
 
     async def run(self, send: Callable[[Endpoint], Awaitable[T]], *, idempotent: bool = True,
-                  start_at: int = 0, stop_at: int | None = None, what: str = "") -> T:
+                  start_at: int = 0, stop_at: int | None = None) -> T:
         """`send(endpoint)` on the first endpoint that answers. Non-idempotent requests get one endpoint, once."""
         candidates = self.endpoints[start_at:stop_at] if idempotent else self.endpoints[:1]
         attempts = self.attempts if idempotent else 1
@@ -194,7 +182,7 @@ class EndpointPool:
                     return result
         error_class = RateLimited if rate_limited else ChainUnavailable
         detail = "; ".join(errors[-3:]) or "no endpoint"
-        raise error_class(f"no {self.chain_key} endpoint answered{' ' + what if what else ''} ({detail})",
+        raise error_class(f"no {self.chain_key} endpoint answered ({detail})",
                           retry_after=self.retry_after())
 
     async def verify(self, endpoint: Endpoint) -> None:
@@ -308,17 +296,6 @@ class RpcTransport:
             return await run(chunks[0])
         results = await asyncio.gather(*(run(c) for c in chunks))
         return [r for chunk in results for r in chunk]
-
-    async def on_other_endpoints(self, calls: Sequence[Call], *, skip_first: int = 1) -> list[list[Any]]:
-        """Ask each endpoint after the first `skip_first` (to confirm a 'not found' elsewhere)."""
-        answers = []
-        for index in range(skip_first, len(self.endpoints)):
-            try:
-                answers.append(await self.pool.run(lambda endpoint: self._send(endpoint, list(calls), reads=True),
-                                                   start_at=index, stop_at=index + 1))
-            except ChainUnavailable:
-                answers.append([])
-        return answers
 
     async def probe(self) -> bool:
         try:

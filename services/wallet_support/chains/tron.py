@@ -175,7 +175,6 @@ class TronClient:
         self.transport = RestTransport(chain_key=chain.key, urls=urls or chain.rpc_urls, client=http,
                                        attempts=attempts, backoff=backoff, refusal=tron_refusal,
                                        headers={"TRON-PRO-API-KEY": api_key} if api_key else None)
-        self.urls = [e.url for e in self.transport.endpoints]
         self.gate = asyncio.Semaphore(concurrency)
         self.heads = HeadMemo(chain.block_time_seconds)
 
