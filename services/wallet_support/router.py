@@ -13,7 +13,6 @@ from services.common.i18n import pick_language
 from services.common.ratelimit import charge
 from services.wallet_support import schemas
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.readiness import configured_chains
 from services.wallet_support.service import WalletService
 
 router = APIRouter(prefix="/v1")
@@ -36,7 +35,7 @@ async def list_chains(request: Request, _: AnyRole, probe: bool = True) -> schem
     and reachable (each chain's endpoints probed at most every 30 s, 3 s each; `probe=false` skips it)."""
     chains: dict[str, ChainConfig] = request.app.state.chains
     reachable = await _service(request).reachability() if probe else {}
-    configured = configured_chains(chains)
+    configured: set[str] = request.app.state.readiness.configured  # worked out once, at start-up
     return schemas.ChainList(items=[
         schemas.ChainPublic(key=c.key, name=c.name, chain_id=c.chain_id, family=c.family,
                             native_symbol=c.native_symbol, native_decimals=c.native_decimals,
