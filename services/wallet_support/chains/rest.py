@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from services.wallet_support.chains.base import ChainUnavailable, RpcError, WrongChainEndpoint
-from services.wallet_support.chains.transport import Endpoint, EndpointFailure, EndpointPool
+from services.wallet_support.chains.transport import Endpoint, EndpointFailure, EndpointPool, retry_after_of
 
 log = logging.getLogger("order_support.wallet.rest")
 Check = Callable[[Any], str | None]  # a body → why it shows another network (None: fine)
@@ -146,9 +146,9 @@ class RestEndpoints:
         status = resp.status_code
         if status >= 400 and status not in data_statuses:
             if status == 429:
-                raise Technical("HTTP 429", retry_after=_retry_after(resp), rate_limited=True)
+                raise Technical("HTTP 429", retry_after=retry_after_of(resp), rate_limited=True)
             if status >= 500:
-                raise Technical(f"HTTP {status}", retry_after=_retry_after(resp))
+                raise Technical(f"HTTP {status}", retry_after=retry_after_of(resp))
             raise Technical(f"HTTP {status}")
         if text:
             return status, resp.text
@@ -158,14 +158,6 @@ class RestEndpoints:
             if status in data_statuses:
                 return status, resp.text
             raise Technical("answer is not JSON") from exc
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 def status_body(chain_key: str, tx_hash: str, required: int, checked_at: Any) -> dict[str, Any]:

@@ -203,7 +203,8 @@ class EndpointPool:
         endpoint.verified = True
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
+def retry_after_of(resp: httpx.Response) -> float | None:
+    """An upstream's Retry-After in seconds (a number or an HTTP date; never negative), or None."""
     value = resp.headers.get("retry-after")
     if not value:
         return None
@@ -233,9 +234,9 @@ async def send_json(client: httpx.AsyncClient, method: str, url: str, headers: d
 
 def _decode(resp: httpx.Response) -> Any:
     if resp.status_code == 429:
-        raise EndpointFailure("HTTP 429 rate limited", retry_after=_retry_after(resp), rate_limited=True)
+        raise EndpointFailure("HTTP 429 rate limited", retry_after=retry_after_of(resp), rate_limited=True)
     if resp.status_code >= 500:
-        raise EndpointFailure(f"HTTP {resp.status_code}", retry_after=_retry_after(resp))
+        raise EndpointFailure(f"HTTP {resp.status_code}", retry_after=retry_after_of(resp))
     if resp.status_code >= 400:
         raise EndpointFailure(f"HTTP {resp.status_code}")
     try:
