@@ -113,17 +113,17 @@ AwareTimestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterV
                            PlainSerializer(_utc_iso, return_type=str, when_used="json")]
 
 # Text the databases cannot store: PostgreSQL refuses NUL in text and JSON, and a lone surrogate cannot be UTF-8.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def unstorable_text(value: Any, path: str = "") -> str | None:
     """The dotted path of the first string in a parsed JSON value that cannot be stored, or None."""
     if isinstance(value, str):
-        return path or "body" if _UNSTORABLE.search(value) else None
+        return path or "body" if UNSTORABLE.search(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             key_text = str(key)
-            if _UNSTORABLE.search(key_text):
+            if UNSTORABLE.search(key_text):
                 return f"{path}.{key_text!r}" if path else repr(key_text)
             found = unstorable_text(item, f"{path}.{key_text}" if path else key_text)
             if found:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,8 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import orjson
+
+from services.common.schemas import UNSTORABLE
 
 STATUSES = ("pending", "info_received", "in_transit", "out_for_delivery", "failed_attempt",
             "available_for_pickup", "delivered", "exception", "returned_to_sender", "expired")
@@ -69,12 +70,10 @@ INT64 = 2**63 - 1
 # Events stamped further ahead of their receipt than this are refused: a clock or parser error, and an event
 # dated 2099 would otherwise become the parcel's "latest" for ever.
 FUTURE_TOLERANCE = timedelta(hours=24)
-# What neither database can store: NUL (PostgreSQL refuses it in text and JSON) and lone surrogates (not UTF-8).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _unstorable(value: str, where: str) -> None:
-    found = _UNSTORABLE.search(value)
+    found = UNSTORABLE.search(value)
     if found:
         what = "a NUL character" if found.group() == "\x00" else "a lone surrogate (not UTF-8)"
         raise PayloadError([f"{where} contains {what}"])
@@ -155,7 +154,7 @@ def _looks_storable(events: list[NormalizedEvent]) -> bool:
                 if not isinstance(value, str) or len(value) > limit:
                     return False
                 texts.append(value)
-    if _UNSTORABLE.search("\x01".join(texts)):
+    if UNSTORABLE.search("\x01".join(texts)):
         return False
     try:  # orjson refuses integers beyond 64 bits and lone surrogates; a NUL comes out escaped
         encoded = orjson.dumps([[e.location, e.raw] for e in events])

@@ -139,8 +139,6 @@ SENDERS: dict[str, Sender] = {
                       lambda secret, headers, body: None if seventeentrack.verify(secret, headers, body)
                       else "missing or wrong sign header", _json_body, seventeentrack.parse),
 }
-# Kept for callers that only need the parsers.
-PARSERS: dict[str, Callable[[Any], list[ParsedBatch]]] = {name: s.parse for name, s in SENDERS.items()}
 
 
 async def receive_webhook(fmt: str, request: Request, session: SessionDep) -> Any:
