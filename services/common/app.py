@@ -96,7 +96,7 @@ def install_edge(app: FastAPI, *, service: str, settings: Settings, readiness: R
                 title=app.title, version=app.version, description=app.description, routes=app.routes))
         return app.openapi_schema
 
-    # A service that wraps app.openapi again calls document_problems itself (services/orders/main.py).
+    # A service may wrap it to add what its routes cannot declare (services/orders/main.py's raw bodies).
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["operations"], include_in_schema=True)

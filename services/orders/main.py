@@ -11,12 +11,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from services.common.app import install_edge, tune_gc
 from services.common.auth import KeyRing, load_keyring
 from services.common.db import database_ready, make_engine, make_sessionmaker
-from services.common.errors import document_problems
 from services.common.observability import configure_logging
 from services.common.settings import Settings, get_settings
 from services.orders.channels.router import router as channels_router
@@ -34,14 +32,16 @@ log = logging.getLogger("order_support.orders")
 
 def _document_raw_bodies(app: FastAPI) -> None:
     """Routes that validate their body from raw bytes (the ingest hot path) still show it in OpenAPI."""
+    base = app.openapi  # install_edge's: the routes' document with the problem responses
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec = base()  # which keeps it as app.openapi_schema: completed here in place, once
             components = spec.setdefault("components", {}).setdefault("schemas", {})
             schema = TrackingBatch.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(schema.pop("$defs", {}))
             components["TrackingBatch"] = schema
-            app.openapi_schema = document_problems(spec)
+            return spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
