@@ -19,18 +19,16 @@ from services.wallet_support.chains.addresses import (
     normalize_address,
     normalize_hash,
 )
-from services.wallet_support.chains.base import ChainClient, ChainError, ChainUnavailable, RpcError
+from services.wallet_support.chains.base import ChainClient, ChainError, ChainUnavailable, RpcError, status_body
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.errors import BadAddress, BadTxHash, UnknownChain, UnknownToken
 from services.wallet_support.verdict import Expected, Verdict, native_legs, same_address, verify_payment
 
 
 def unknown_status(chain: ChainConfig, tx_hash: str, retry_after: int) -> dict[str, Any]:
-    return {"chain": chain.key, "tx_hash": tx_hash, "status": "unknown", "confirmations": 0,
-            "required_confirmations": chain.required_confirmations, "block_number": None, "block_time": None,
-            "from": None, "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None,
-            "replaced_by": None, "pending_reason": None, "retry_after": retry_after,
-            "checked_at": datetime.now(UTC)}
+    body = status_body(chain.key, tx_hash, chain.required_confirmations, datetime.now(UTC))
+    body.update(status="unknown", retry_after=retry_after)
+    return body
 
 
 @dataclass

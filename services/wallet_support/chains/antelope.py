@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 
 from services.wallet_support.cache import HeadMemo
+from services.wallet_support.chains.base import status_body
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.chains.rest import Identity, RestEndpoints, status_body
+from services.wallet_support.chains.rest import Identity, RestEndpoints
 
 RESOURCE_ERRORS = {"tx_cpu_usage_exceeded": "CPU", "tx_net_usage_exceeded": "NET", "ram_usage_exceeded": "RAM",
                    "leeway_deadline_exception": "CPU", "deadline_exception": "CPU"}

@@ -20,9 +20,10 @@ import httpx
 
 from services.wallet_support.cache import ResultCache
 from services.wallet_support.chains.addresses import aptos_address
+from services.wallet_support.chains.base import status_body
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.chains.rest import Identity, RestEndpoints, status_body
+from services.wallet_support.chains.rest import Identity, RestEndpoints
 
 APT_COIN = "0x1::aptos_coin::AptosCoin"
 APT_FA = aptos_address("0xa")  # APT's fungible-asset metadata object

@@ -55,3 +55,11 @@ class ChainClient(Protocol):
     async def probe(self) -> bool:
         """True when at least one endpoint answers for the right chain."""
         ...
+
+
+def status_body(chain_key: str, tx_hash: str, required: int, checked_at: Any) -> dict[str, Any]:
+    """The contract's tx status skeleton every family fills in."""
+    return {"chain": chain_key, "tx_hash": tx_hash, "status": "not_found", "confirmations": 0,
+            "required_confirmations": required, "block_number": None, "block_time": None, "from": None,
+            "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None, "replaced_by": None,
+            "pending_reason": None, "checked_at": checked_at}

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 
 from services.wallet_support.cache import HeadMemo, ResultCache
-from services.wallet_support.chains.base import RpcError
+from services.wallet_support.chains.base import RpcError, status_body
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical, status_body
+from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical
 
 RBF_MAX_SEQUENCE = 0xFFFFFFFE  # BIP125: any input with nSequence below this signals replaceability
 CPFP_CHILD_VBYTES = 110  # a one-input one-output P2WPKH spend

@@ -13,7 +13,7 @@ import httpx
 from web3 import AsyncWeb3
 
 from services.wallet_support.cache import HeadMemo, ResultCache
-from services.wallet_support.chains.base import ChainUnavailable, RpcError
+from services.wallet_support.chains.base import ChainUnavailable, RpcError, status_body
 from services.wallet_support.chains.decoding import decode_revert, evm_transfers, units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.transport import HttpxProvider, RpcTransport
@@ -65,14 +65,9 @@ def replacement_kind(original: dict[str, Any], replacement: dict[str, Any]) -> s
 
 def evm_status(chain: ChainConfig, facts: EvmFacts, checked_at: datetime) -> dict[str, Any]:
     """The contract's tx status from raw EVM facts. Pure."""
-    body: dict[str, Any] = {
-        "chain": chain.key, "tx_hash": facts.tx_hash, "status": "not_found", "confirmations": 0,
-        "required_confirmations": chain.required_confirmations, "block_number": None, "block_time": None,
-        "from": None, "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None,
-        "replaced_by": None, "pending_reason": None, "nonce": None, "checked_at": checked_at,
-        # The answering node's head: a "not found" from a node behind the tx's block proves nothing.
-        "head_block": facts.head,
-    }
+    body = status_body(chain.key, facts.tx_hash, chain.required_confirmations, checked_at)
+    # The answering node's head: a "not found" from a node behind the tx's block proves nothing.
+    body.update(nonce=None, head_block=facts.head)
     tx, receipt = facts.tx, facts.receipt
     source = tx or facts.sighting
     if source:

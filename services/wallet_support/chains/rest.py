@@ -158,11 +158,3 @@ class RestEndpoints:
             if status in data_statuses:
                 return status, resp.text
             raise Technical("answer is not JSON") from exc
-
-
-def status_body(chain_key: str, tx_hash: str, required: int, checked_at: Any) -> dict[str, Any]:
-    """The contract's tx status skeleton every family fills in."""
-    return {"chain": chain_key, "tx_hash": tx_hash, "status": "not_found", "confirmations": 0,
-            "required_confirmations": required, "block_number": None, "block_time": None, "from": None,
-            "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None, "replaced_by": None,
-            "pending_reason": None, "checked_at": checked_at}

@@ -21,9 +21,10 @@ import httpx
 
 from services.wallet_support.cache import ResultCache
 from services.wallet_support.chains.addresses import b58decode
+from services.wallet_support.chains.base import status_body
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical, status_body
+from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical
 
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 
 from services.wallet_support.chains.addresses import SS58_NETWORKS, ss58_decode
+from services.wallet_support.chains.base import status_body
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.chains.rest import RestEndpoints, Technical, status_body
+from services.wallet_support.chains.rest import RestEndpoints, Technical
 
 SUBSCAN_NOT_FOUND = 10004  # "Record Not Found"
 ED_ERRORS = {"ExistentialDeposit", "KeepAlive", "Expendability", "BelowMinimum"}

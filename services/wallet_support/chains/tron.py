@@ -18,7 +18,7 @@ import httpx
 
 from services.wallet_support.cache import HeadMemo, ResultCache
 from services.wallet_support.chains.addresses import tron_from_hex
-from services.wallet_support.chains.base import ChainUnavailable, RpcError
+from services.wallet_support.chains.base import ChainUnavailable, RpcError, status_body
 from services.wallet_support.chains.decoding import TRANSFER_TOPIC, units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.transport import RestTransport
@@ -109,13 +109,8 @@ def trc20_transfers(logs: list[dict[str, Any]], chain: ChainConfig) -> list[dict
 
 def tron_status(chain: ChainConfig, facts: TronFacts, checked_at: datetime) -> dict[str, Any]:
     """The contract's tx status from raw TRON facts. Pure."""
-    body: dict[str, Any] = {
-        "chain": chain.key, "tx_hash": facts.tx_hash, "status": "not_found", "confirmations": 0,
-        "required_confirmations": chain.required_confirmations, "block_number": None, "block_time": None,
-        "from": None, "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None,
-        "replaced_by": None, "pending_reason": None, "checked_at": checked_at,
-        "head_block": facts.head,
-    }
+    body = status_body(chain.key, facts.tx_hash, chain.required_confirmations, checked_at)
+    body["head_block"] = facts.head
     tx, info = facts.tx, facts.info
     parties = _contract_parties(tx, chain) if tx else {}
     body.update({k: parties.get(k) for k in ("from", "to", "native_value")})
