@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -139,20 +139,22 @@ class ResultCache:
                 log.warning("redis unavailable", extra={"error": type(exc).__name__})
 
     async def sighting(self, chain: str, tx_hash: str) -> dict[str, Any] | None:
-        key = f"{chain}:{tx_hash}"
-        if key in self.sightings:
-            return self.sightings[key]
-        if self.redis is not None:
+        return (await self.sightings_of(chain, [tx_hash]))[tx_hash]
+
+    async def sightings_of(self, chain: str, tx_hashes: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """When each tx was last seen pending (None: never): this process's memory, then one Redis MGET."""
+        found: dict[str, dict[str, Any] | None] = {h: self.sightings.get(f"{chain}:{h}") for h in tx_hashes}
+        missing = [h for h, v in found.items() if v is None]
+        if self.redis is not None and missing:
             try:
-                raw = await self.redis.get(f"os:seen:{key}")
+                values = await self.redis.mget([f"os:seen:{chain}:{h}" for h in missing])
             except Exception as exc:
                 log.warning("redis unavailable", extra={"error": type(exc).__name__})
-                return None
-            if raw:
-                value: dict[str, Any] = orjson.loads(raw)
-                self.sightings[key] = value
-                return value
-        return None
+                return found
+            for tx_hash, raw in zip(missing, values, strict=True):
+                if raw:
+                    found[tx_hash] = self.sightings[f"{chain}:{tx_hash}"] = orjson.loads(raw)
+        return found
 
     def block_time(self, chain: str, number: int, block_hash: str | None) -> int | None:
         cached = self.blocks.get((chain, number))

@@ -7,6 +7,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -71,8 +72,20 @@ class TestRedisCache:
         assert got[1] is None  # pending answers are never cached
         await first.remember_sighting("eth", tx, {"from": "0xabc", "nonce": "0x1"})
         assert await second.sighting("eth", tx) == {"from": "0xabc", "nonce": "0x1"}
-        await first.aclose()
-        await second.aclose()
+        # A batch's unseen txs are looked up in one MGET, not one GET each.
+        third, never = ResultCache(redis_url=REDIS_URL), "0x" + uuid.uuid4().hex * 2
+        mgets: list[int] = []
+        real_mget = third.redis.mget
+
+        async def counted_mget(keys: list[str]) -> Any:
+            mgets.append(len(keys))
+            return await real_mget(keys)
+
+        third.redis.mget = counted_mget
+        assert await third.sightings_of("eth", [tx, never]) == {tx: {"from": "0xabc", "nonce": "0x1"}, never: None}
+        assert mgets == [2]
+        for cache in (first, second, third):
+            await cache.aclose()
 
     async def test_redis_down_costs_only_rpc_calls(self) -> None:
         cache = ResultCache(redis_url="redis://127.0.0.1:9/0")

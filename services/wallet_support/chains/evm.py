@@ -266,6 +266,8 @@ class EvmClient:
             f.tx_hash: sighting_of(f.tx, f.head) for f in facts if f.tx is not None and (
                 f.receipt is None or f.head - (_int(f.receipt["blockNumber"]) or 0) + 1
                 < self.chain.required_confirmations)})
+        seen_before = await self.cache.sightings_of(
+            self.chain.key, [f.tx_hash for f in facts if f.receipt is None and f.tx is None])
         for f in facts:
             if f.receipt is not None:
                 block = _int(f.receipt["blockNumber"]) or 0
@@ -288,7 +290,7 @@ class EvmClient:
                           ("eth_getTransactionCount", [sender, "pending"])]
                 handlers += [(f, "nonce_latest"), (f, "nonce_pending")]
             else:
-                f.sighting = await self.cache.sighting(self.chain.key, f.tx_hash)
+                f.sighting = seen_before[f.tx_hash]
                 if f.sighting is not None:
                     calls.append(("eth_getTransactionCount", [f.sighting["from"], "latest"]))
                     handlers.append((f, "nonce_latest"))

@@ -278,8 +278,9 @@ class SolanaClient:
         for f, tx in zip(landed, txs, strict=True):
             f.tx = tx if isinstance(tx, dict) else None
         unseen = [f for f in facts if f.signature_status is None]
+        seen_before = await self.cache.sightings_of(self.chain.key, [f.tx_hash for f in unseen])
         for f in unseen:
-            f.sighting = await self.cache.sighting(self.chain.key, f.tx_hash)
+            f.sighting = seen_before[f.tx_hash]
         processed = [f for f in facts if f.signature_status and f.signature_status.get("confirmationStatus") not in (
             "confirmed", "finalized")]
         if processed or any(f.sighting for f in unseen):
