@@ -180,9 +180,11 @@ async def _store_attachments(session: AsyncSession, ticket: Ticket, parts: list[
 
 
 async def save_attachment(session: AsyncSession, *, ticket: Ticket, data: bytes, filename: str | None, source: str,
-                          root: Path) -> Attachment:
+                          root: Path, content_type: str | None = None) -> Attachment:
+    """`content_type`: what the caller already sniffed from `data` (else sniffed here)."""
     key, digest = files.store(root, data)
-    row = Attachment(ticket_id=ticket.id, filename=(filename or "")[:300] or None, content_type=files.sniff(data),
+    row = Attachment(ticket_id=ticket.id, filename=(filename or "")[:300] or None,
+                     content_type=content_type or files.sniff(data),
                      size=len(data), sha256=digest, storage_key=key, source=source)
     await orders_repo.add_and_flush(session, row)
     return row
@@ -198,7 +200,7 @@ async def upload_attachment(session: AsyncSession, *, ticket: Ticket, data: byte
     if not files.upload_allowed(kind):
         raise UnsupportedMediaType(f"The file is {kind}; send a screenshot, a short video, a PDF or a text log.")
     return await save_attachment(session, ticket=ticket, data=data, filename=filename, source="upload",
-                                 root=settings.attachments_dir)
+                                 root=settings.attachments_dir, content_type=kind)
 
 
 async def get_attachment(session: AsyncSession, *, ticket: Ticket, attachment_id: str) -> Attachment:
