@@ -11,6 +11,7 @@ from services.orders.tracking.normalized import (
     ParsedBatch,
     PayloadError,
     carrier_slug,
+    coordinates,
     text_field,
     tracking_key,
 )
@@ -105,10 +106,9 @@ def _checkpoint(cp: Any, index: int) -> NormalizedEvent:
     coords = cp.get("coordinates") or []
     location: dict[str, Any] = {"address": place, "city": city, "region": state, "postal_code": text("zip", 20),
                                 "country": iso2(country)}
-    if isinstance(coords, list) and len(coords) == 2 and all(
-            isinstance(c, int | float) and not isinstance(c, bool) for c in coords) \
-            and -90 <= coords[0] <= 90 and -180 <= coords[1] <= 180:
-        location["lat"], location["lon"] = float(coords[0]), float(coords[1])
+    point = coordinates(*coords) if isinstance(coords, list) and len(coords) == 2 else None
+    if point is not None:
+        location["lat"], location["lon"] = point
     return NormalizedEvent(
         status=status, substatus=substatus, raw_status=subtag or tag, occurred_at=occurred_at,
         description=text("message", 4000), location={k: v for k, v in location.items() if v is not None} or None,

@@ -79,6 +79,15 @@ def _unstorable(value: str, where: str) -> None:
         raise PayloadError([f"{where} contains {what}"])
 
 
+def coordinates(lat: Any, lon: Any) -> tuple[float, float] | None:
+    """A carrier's latitude and longitude when both are numbers on the globe (not booleans, not text)."""
+    if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in (lat, lon)):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return float(lat), float(lon)
+
+
 def text_field(value: Any, where: str, *, max_len: int, required: bool = False) -> str | None:
     """A sender's text value: a string, no NUL, within the column."""
     if value is None or value == "":

@@ -17,6 +17,7 @@ from services.orders.tracking.normalized import (
     NormalizedEvent,
     ParsedBatch,
     PayloadError,
+    coordinates,
     object_field,
     text_field,
     tracking_key,
@@ -157,17 +158,16 @@ def _event(item: Any, where: str, latest_event: dict[str, Any],
     else:
         status, substatus, raw_status = "in_transit", None, stage or "in_transit"
     status, substatus, reading = refine(status, substatus, description)
-    coordinates = object_field(address.get("coordinates"), f"{where}.address.coordinates")
+    given = object_field(address.get("coordinates"), f"{where}.address.coordinates")
     location: dict[str, Any] = {
         "address": text_field(address.get("street"), f"{where}.address.street", max_len=500),
         "city": text_field(address.get("city"), f"{where}.address.city", max_len=120),
         "region": state,
         "postal_code": text_field(address.get("postal_code"), f"{where}.address.postal_code", max_len=20),
         "country": iso2(country)}
-    lat, lon = coordinates.get("latitude"), coordinates.get("longitude")
-    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in (lat, lon)) \
-            and -90 <= lat <= 90 and -180 <= lon <= 180:  # type: ignore[operator]
-        location["lat"], location["lon"] = float(lat), float(lon)  # type: ignore[arg-type]
+    point = coordinates(given.get("latitude"), given.get("longitude"))
+    if point is not None:
+        location["lat"], location["lon"] = point
     location.update(location_notes(reading))
     return NormalizedEvent(
         status=status, substatus=substatus, raw_status=raw_status, occurred_at=occurred_at, description=description,
