@@ -7,6 +7,7 @@ transaction) are data, not errors.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -63,3 +64,12 @@ def status_body(chain_key: str, tx_hash: str, required: int, checked_at: Any) ->
             "required_confirmations": required, "block_number": None, "block_time": None, "from": None,
             "to": None, "native_value": None, "fee": None, "transfers": [], "failure": None, "replaced_by": None,
             "pending_reason": None, "checked_at": checked_at}
+
+
+def lagging_answer(body: dict[str, Any], *, node_head: int, block: int, block_time_seconds: float) -> dict[str, Any]:
+    """"Not there" from a node whose head is below the block in question says nothing: unknown, ask again in a
+    few blocks (never sooner than 2 s, never later than 2 min). Pure."""
+    behind = max(block - node_head, 1)
+    return {**body, "status": "unknown", "replaced_by": None,
+            "retry_after": min(max(math.ceil(behind * block_time_seconds), 2), 120),
+            "lagging": {"node_head": node_head, "block_in_question": block}}

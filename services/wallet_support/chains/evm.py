@@ -3,7 +3,6 @@ function turns them into the contract's status."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ import httpx
 from web3 import AsyncWeb3
 
 from services.wallet_support.cache import HeadMemo, ResultCache
-from services.wallet_support.chains.base import ChainUnavailable, RpcError, status_body
+from services.wallet_support.chains.base import ChainUnavailable, RpcError, lagging_answer, status_body
 from services.wallet_support.chains.decoding import decode_revert, evm_transfers, units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.transport import HttpxProvider, RpcTransport
@@ -128,11 +127,8 @@ def evm_status(chain: ChainConfig, facts: EvmFacts, checked_at: datetime) -> dic
 
 def lagging_status(chain: ChainConfig, body: dict[str, Any], facts: EvmFacts) -> dict[str, Any]:
     """No endpoint at or past the block in question answered: we cannot tell, ask again in a few blocks. Pure."""
-    block = facts.lagging or facts.head
-    behind = max(block - facts.head, 1)
-    retry_after = min(max(math.ceil(behind * chain.block_time_seconds), 2), 120)
-    return {**body, "status": "unknown", "replaced_by": None, "retry_after": retry_after,
-            "lagging": {"node_head": facts.head, "block_in_question": block}}
+    return lagging_answer(body, node_head=facts.head, block=facts.lagging or facts.head,
+                          block_time_seconds=chain.block_time_seconds)
 
 
 def sighting_of(tx: dict[str, Any], head: int) -> dict[str, Any]:

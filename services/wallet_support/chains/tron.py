@@ -8,7 +8,6 @@ a receipt result other than SUCCESS, is a failure whatever an explorer shows.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ import httpx
 
 from services.wallet_support.cache import HeadMemo, ResultCache
 from services.wallet_support.chains.addresses import tron_from_hex
-from services.wallet_support.chains.base import ChainUnavailable, RpcError, status_body
+from services.wallet_support.chains.base import ChainUnavailable, RpcError, lagging_answer, status_body
 from services.wallet_support.chains.decoding import TRANSFER_TOPIC, units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.transport import RestTransport
@@ -206,10 +205,8 @@ class TronClient:
                 block = max((b for b in (best, cached_block) if b is not None), default=None)
                 if block is not None and head < block:
                     # The node answering is behind where we know the chain is: its "no such tx" says nothing.
-                    behind = block - head
-                    results[i] = {**results[i], "status": "unknown",
-                                  "retry_after": min(max(math.ceil(behind * self.chain.block_time_seconds), 2), 120),
-                                  "lagging": {"node_head": head, "block_in_question": block}}
+                    results[i] = lagging_answer(results[i], node_head=head, block=block,
+                                                block_time_seconds=self.chain.block_time_seconds)
         return results
 
     async def _cache_blocks(self, tx_hashes: list[str]) -> list[int | None]:
