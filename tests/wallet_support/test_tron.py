@@ -130,6 +130,17 @@ class TestTronStatus:
             TronGrid(mock)
             assert (await tron_status(wallet, "0" * 64))["status"] == "not_found"
 
+    async def test_not_found_from_a_node_behind_the_chain_is_unknown(self, wallet: httpx.AsyncClient) -> None:
+        # A node whose head is below the highest head this chain showed lately cannot say a tx does not exist.
+        with respx.mock(assert_all_called=False) as mock:
+            TronGrid(mock, head_offset=30)
+            assert (await tron_status(wallet, USDT_OK))["status"] == "finalized"
+        with respx.mock(assert_all_called=False) as mock:
+            TronGrid(mock, head_offset=10)
+            lagging = await tron_status(wallet, "0" * 64)
+        assert lagging["status"] == "unknown" and lagging["retry_after"] >= 2
+        assert lagging["lagging"]["block_in_question"] - lagging["lagging"]["node_head"] == 20
+
     async def test_http_200_error_field(self, wallet: httpx.AsyncClient) -> None:
         with respx.mock(assert_all_called=False) as mock:
             mock.post(f"{TRONGRID}/wallet/getnowblock").mock(
