@@ -105,6 +105,7 @@ class TestStatus:
             en = await ask(api, topic="tx_pending", chain="btc", tx_hash="ab" * 32, lang="en")
             zh = await ask(api, topic="tx_pending", chain="btc", tx_hash="ab" * 32, lang="zh-CN")
         assert body["status"] == "not_found"
+        assert body["head_block"] == BLOCK + 5  # one indexer gave both the tip and the 404
         assert en["answer"].startswith("The Bitcoin network has no transaction with this id")
         assert zh["answer"].startswith("比特币网络上没有这个交易 ID")
 
@@ -173,6 +174,19 @@ class TestEndpoints:
             offline(mock)
             body = await get_status(api, "btc", CONFIRMED)
         assert body["status"] == "finalized" and broken.call_count == 2  # retried once, then the next endpoint
+
+    async def test_not_found_from_another_endpoint_than_the_tip_vouches_for_no_height(
+            self, api: httpx.AsyncClient) -> None:
+        # The tip comes from the first endpoint, whose tx lookups fail; the second one's 404 may be a lagging
+        # indexer's, so the answer carries no head_block and a settled payment is not un-paid on it.
+        with respx.mock(assert_all_called=False) as mock:
+            failing = mock.get(url__regex=rf"^{ESPLORA}/tx/").mock(return_value=httpx.Response(503))
+            Esplora(mock)
+            second = Esplora(mock, ESPLORA_B)
+            offline(mock)
+            body = await get_status(api, "btc", "ab" * 32)
+        assert body["status"] == "not_found" and failing.called and second.tx.called
+        assert not second.tip.called and body["head_block"] is None
 
     async def test_endpoint_of_another_network_is_refused(self, api: httpx.AsyncClient) -> None:
         with respx.mock(assert_all_called=False) as mock:

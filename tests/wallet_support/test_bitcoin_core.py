@@ -30,8 +30,10 @@ def tbtc_chain() -> Any:
 
 
 class Core:
-    def __init__(self, mock: respx.MockRouter, base: str = CORE, genesis: str = BTC_TESTNET3_GENESIS) -> None:
+    def __init__(self, mock: respx.MockRouter, base: str = CORE, genesis: str = BTC_TESTNET3_GENESIS,
+                 txindex: dict[str, Any] | None = None) -> None:
         self.genesis = genesis
+        self.txindex = txindex
         self.methods: list[str] = []
         mock.post(base).mock(side_effect=self._answer)
 
@@ -43,6 +45,8 @@ class Core:
             return self._ok(call, self.genesis)
         if method == "getblockcount":
             return self._ok(call, TIP)
+        if method == "getindexinfo" and self.txindex is not None:
+            return self._ok(call, {"txindex": self.txindex})
         if method == "getrawtransaction" and params[0] == TXID:
             return self._ok(call, load("bitcoin", "btc_core_getrawtransaction_verbose_a32dda_testnet3.json"))
         return httpx.Response(500, json={"result": None, "id": call["id"], "error": {
@@ -70,6 +74,22 @@ async def test_confirmed_from_core_with_btc_float_amounts(http: httpx.AsyncClien
                                           "amount": "0.53015771", "vout": 0}]
     assert found["block_time"] == datetime.fromtimestamp(1570540739, UTC)
     assert missing["status"] == "not_found"
+
+
+@pytest.mark.parametrize(("txindex", "head_block"), [
+    ({"synced": True, "best_block_height": TIP}, TIP),
+    ({"synced": False, "best_block_height": TIP - 5000}, None),  # still building its index
+    (None, None),  # no txindex: getindexinfo answers nothing for it, and -5 is said of mined txs too
+])
+async def test_not_found_vouches_for_a_height_only_with_a_synced_txindex(
+        http: httpx.AsyncClient, txindex: dict[str, Any] | None, head_block: int | None) -> None:
+    # getindexinfo's result shape as Bitcoin Core's RPC help documents it (constructed, no recording at hand).
+    client = BitcoinCoreClient(tbtc_chain(), http=http, cache=ResultCache(), urls=[CORE], backoff=0)
+    with respx.mock(assert_all_called=False) as mock:
+        core = Core(mock, txindex=txindex)
+        [found, missing] = await client.statuses([TXID, "ab" * 32])
+    assert missing["status"] == "not_found" and missing["head_block"] == head_block
+    assert found["head_block"] == TIP and core.methods.count("getindexinfo") == 1
 
 
 async def test_core_of_another_network_refused(http: httpx.AsyncClient) -> None:

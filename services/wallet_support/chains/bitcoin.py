@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -41,6 +41,10 @@ class BitcoinFacts:
     spent_by: dict[str, Any] | None = None  # the tx now spending its first input (when it left the mempool)
     replaceable: bool | None = None  # Bitcoin Core's bip125-replaceable (inherited signalling included)
     unconfirmed_parents: list[str] | None = None  # Bitcoin Core's `depends`: it waits for these too
+    answered_by: set[int] = field(default_factory=set)  # the endpoints whose answers these facts are
+    # The height up to which a tx not found is known to be gone: set only when one node gave the tip and every
+    # answer behind the verdict (and, on Bitcoin Core, has a synced txindex, without which it finds no mined tx).
+    gone_seen_to: int | None = None
 
 
 def signals_rbf(tx: dict[str, Any]) -> bool:
@@ -83,8 +87,9 @@ def _rate(value: float) -> str:
 def bitcoin_status(chain: ChainConfig, facts: BitcoinFacts, checked_at: datetime) -> dict[str, Any]:
     """The contract's tx status from raw Esplora facts. Pure."""
     body = status_body(chain.key, facts.tx_hash, chain.required_confirmations, checked_at)
-    # The answering node's tip: a "not found" from a node behind the tx's block proves nothing (orders' reorg rule).
-    body["head_block"] = facts.tip or None
+    # The height this answer speaks for. The orders side un-pays a settled payment only on a gone answer at or past
+    # its block, so a tx not found carries only the height its client could vouch for, never a tip from elsewhere.
+    body["head_block"] = (facts.tip or None) if facts.tx is not None else facts.gone_seen_to
     tx = facts.tx or facts.sighting
     if tx is None:
         return body
@@ -170,14 +175,21 @@ class BitcoinClient:
         return await self.tip.get(self._tip)
 
     async def _tip(self) -> int:
+        return (await self._tip_from())[0]
+
+    async def _tip_from(self) -> tuple[int, int]:
+        """The tip height and the endpoint that gave it."""
         answer = await self.api.request("GET", "/blocks/tip/height", text=True)
-        return int(str(answer.body).strip())
+        return int(str(answer.body).strip()), answer.endpoint
 
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
-        tip = await self._tip()
+        tip, tip_from = await self._tip_from()
         self.tip.note(tip)
         facts = await asyncio.gather(*(self._facts(h, tip) for h in tx_hashes))
+        for f in facts:
+            if f.tx is None and f.answered_by == {tip_from}:  # an indexer at that tip has every tx up to it
+                f.gone_seen_to = tip
         if any(f.tx is not None and not (f.tx.get("status") or {}).get("confirmed") for f in facts):
             estimates = (await self.api.request("GET", "/fee-estimates")).body or {}
             for f in facts:
@@ -190,7 +202,7 @@ class BitcoinClient:
     async def _facts(self, tx_hash: str, tip: int) -> BitcoinFacts:
         async with self.gate:
             answer = await self.api.request("GET", f"/tx/{tx_hash}", data_statuses=(404,))
-            facts = BitcoinFacts(tx_hash=tx_hash, tip=tip)
+            facts = BitcoinFacts(tx_hash=tx_hash, tip=tip, answered_by={answer.endpoint})
             if answer.status == 200 and isinstance(answer.body, dict):
                 facts.tx = answer.body
                 return facts
@@ -198,8 +210,10 @@ class BitcoinClient:
             vin = ((facts.sighting or {}).get("vin") or [None])[0]
             if vin:
                 spend = await self.api.request("GET", f"/tx/{vin['txid']}/outspend/{vin['vout']}")
+                facts.answered_by.add(spend.endpoint)
                 if isinstance(spend.body, dict) and spend.body.get("spent"):
                     replacement = await self.api.request("GET", f"/tx/{spend.body['txid']}", data_statuses=(404,))
+                    facts.answered_by.add(replacement.endpoint)
                     facts.spent_by = {"txid": spend.body.get("txid"),
                                       "tx": replacement.body if isinstance(replacement.body, dict) else None}
             return facts
@@ -261,13 +275,14 @@ class BitcoinCoreClient:
         self.gate = asyncio.Semaphore(16)
         self.tip = HeadMemo(ttl=min(chain.block_time_seconds, 60.0))
 
-    async def call(self, method: str, params: list[Any]) -> Any:
+    async def call(self, method: str, params: list[Any], *, answered_by: set[int] | None = None) -> Any:
         def check(body: Any) -> None:
             if not isinstance(body, dict):
                 raise Technical("unexpected answer shape")
 
         # Core answers a JSON-RPC error with HTTP 404/500 and the error in the body.
-        return await self.api.json_rpc(method, params, version="1.0", data_statuses=(404, 500), check=check)
+        return await self.api.json_rpc(method, params, version="1.0", data_statuses=(404, 500), check=check,
+                                       answered_by=answered_by)
 
     async def probe(self) -> bool:
         return await self.api.probe()
@@ -275,14 +290,33 @@ class BitcoinCoreClient:
     async def head(self) -> int:
         return await self.tip.get(lambda: self._count())
 
-    async def _count(self) -> int:
-        return int(await self.call("getblockcount", []))
+    async def _count(self, answered_by: set[int] | None = None) -> int:
+        return int(await self.call("getblockcount", [], answered_by=answered_by))
+
+    async def _txindex_height(self, answered_by: set[int]) -> int | None:
+        """The height a synced txindex has reached, or None: a node without one (or one still building it) answers
+        -5 for mined txs too, so its "no such transaction" is no evidence that a tx left the chain."""
+        try:
+            info = await self.call("getindexinfo", ["txindex"], answered_by=answered_by)
+        except RpcError:  # a node before Core 0.21, or one that refuses the call
+            return None
+        index = info.get("txindex") if isinstance(info, dict) else None
+        if not isinstance(index, dict) or index.get("synced") is not True:
+            return None
+        return int(index.get("best_block_height") or 0) or None
 
     async def statuses(self, tx_hashes: Sequence[str]) -> list[dict[str, Any]]:
         checked_at = datetime.now(UTC)
-        tip = await self._count()
+        tip_from: set[int] = set()
+        tip = await self._count(tip_from)
         self.tip.note(tip)
         facts = await asyncio.gather(*(self._facts(h, tip) for h in tx_hashes))
+        if missing := [f for f in facts if f.tx is None]:
+            index_from: set[int] = set()
+            indexed_to = await self._txindex_height(index_from)
+            for f in missing:
+                if len(f.answered_by | tip_from | index_from) == 1:
+                    f.gone_seen_to = indexed_to
         if any(f.tx is not None and not f.tx["status"]["confirmed"] for f in facts):
             estimates = {}
             for target in sorted({1, self.chain.fee_target_blocks}):
@@ -299,7 +333,7 @@ class BitcoinCoreClient:
         facts = BitcoinFacts(tx_hash=tx_hash, tip=tip)
         async with self.gate:
             try:
-                raw = await self.call("getrawtransaction", [tx_hash, 2])
+                raw = await self.call("getrawtransaction", [tx_hash, 2], answered_by=facts.answered_by)
             except RpcError as exc:
                 if exc.code != CORE_NOT_FOUND:
                     raise
@@ -315,7 +349,7 @@ class BitcoinCoreClient:
             facts.sighting = await self.cache.sighting(self.chain.key, tx_hash)
             vin = ((facts.sighting or {}).get("vin") or [None])[0]
             if vin:
-                unspent = await self.call("gettxout", [vin["txid"], vin["vout"], True])
+                unspent = await self.call("gettxout", [vin["txid"], vin["vout"], True], answered_by=facts.answered_by)
                 if unspent is None:  # its input is spent (or gone): by which tx, a node without an index cannot say
                     facts.spent_by = {"txid": None, "tx": None}
         return facts

@@ -86,11 +86,15 @@ class RestEndpoints:
             raise
 
     async def json_rpc(self, method: str, params: list[Any], *, version: str = "2.0",
-                       data_statuses: Sequence[int] = (), check: Check | None = None) -> Any:
+                       data_statuses: Sequence[int] = (), check: Check | None = None,
+                       answered_by: set[int] | None = None) -> Any:
         """One JSON-RPC call posted to the endpoint's root (Bitcoin Core, Solana): its `result`, or RpcError for
-        the error object of a node that understood and said no."""
+        the error object of a node that understood and said no. `answered_by` collects the index of the endpoint
+        that answered (an error included), for a caller whose conclusion holds only if one node said all of it."""
         answer = await self.request("POST", "", json={"jsonrpc": version, "id": next(self._rpc_ids), "method": method,
                                                       "params": params}, data_statuses=data_statuses, check=check)
+        if answered_by is not None:
+            answered_by.add(answer.endpoint)
         error = answer.body.get("error")
         if error:
             raise RpcError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
