@@ -304,13 +304,16 @@ def _explain(lang: str, verdict: str, answer: ChainAnswer) -> str:
 async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: ChainAnswer,
                           settings: Settings) -> CheckOutcome | None:
     """Record a ticket's check: reconcile what the chain proves, say it in the ticket's language, move it."""
+    exp = plan.expectation
     ticket = await repo.ticket_by_id(session, plan.ticket_id, for_update=True)
+    # The payment before its order: the order every payment path takes the two locks in, so a ticket's check and
+    # the payment's own check (worker, reorg watch, POST /payments) never wait on each other in a deadlock.
+    payment = await repo.payment_by_id(session, exp.payment_id, for_update=True) if exp and exp.payment_id else None
     order = await repo.order_by_id(session, plan.order_id, for_update=True)
     if ticket is None or order is None:
         return None
     lang = ticket.lang
     previous = (ticket.payment_check or {}).get("verdict")
-    exp = plan.expectation
     if exp is None or answer.verdict == "rejected":
         key = ("no_expectation" if exp is None or _rejected_field(answer, "token") else
                "no_merchant_address" if _rejected_field(answer, "to") else "rejected")
@@ -325,9 +328,6 @@ async def apply_to_ticket(session: AsyncSession, *, plan: TicketPlan, answer: Ch
             ticket.missing_information = [*ticket.missing_information, needed]
         await _move(session, ticket, "open")
         return CheckOutcome(key, detail=answer.detail, final=True)
-    payment = None
-    if exp.payment_id:
-        payment = await repo.payment_by_id(session, exp.payment_id, for_update=True)
     if answer.verdict == "unavailable":
         outcome = CheckOutcome("unavailable", detail=answer.detail, next_check=answer.retry_after)
     elif payment is not None:

@@ -6,14 +6,16 @@ flaky network would, on SQLite and PostgreSQL, on anvil (TRON on recorded TronGr
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 import respx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from services.orders.channels.models import Event
 from services.orders.flows import PAYMENT_JOB
@@ -239,6 +241,35 @@ class TestTheLockedRowIsTheOneRead:
             paid_events = (await session.execute(select(func.count()).select_from(Event).where(
                 Event.type == "order.paid", Event.order_id == order["id"]))).scalar_one()
         assert paid_events == 1
+
+
+class TestLockOrder:
+    async def test_a_tickets_check_locks_the_payment_before_its_order(
+            self, api: httpx.AsyncClient, nodes: Nodes, hooked_app: FastAPI) -> None:
+        # Every payment path takes the payment's row lock, then its order's. A ticket's check that took them the
+        # other way round could deadlock with the payment's own check (worker, reorg watch, POST /payments).
+        engine = hooked_app.state.engine.sync_engine
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite takes no row locks (one writer at a time)")
+        order = await usdt_order(api, total="63.00")
+        tx = await paid_usdt(nodes, 63_000000)
+        resp = await api.post(f"/v1/orders/{order['id']}/payments", json={
+            "method": "crypto", "amount": "63.00", "currency": "USDT", "status": "pending",
+            "crypto": {"chain": "eth", "tx_hash": tx, "token": "USDT"}})
+        assert resp.status_code == 201, resp.text
+        locked: list[str] = []
+
+        def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.rstrip().endswith("FOR UPDATE") and (table := re.search(r"\bFROM (\w+)", statement)):
+                locked.append(table.group(1))
+
+        event.listen(engine, "before_cursor_execute", on_statement)
+        try:
+            ticket = await claim(api, order, tx)
+        finally:
+            event.remove(engine, "before_cursor_execute", on_statement)
+        assert ticket["payment_check"]["verdict"] == "paid", ticket["payment_check"]
+        assert "payments" in locked and locked.index("payments") < locked.index("orders"), locked
 
 
 async def settle_by_ticket(api: httpx.AsyncClient, order: dict[str, Any], tx: str, wallet: Any,
