@@ -210,12 +210,16 @@ class IdempotencyMiddleware:
                         locked_until=None))
 
     async def _release(self, maker: async_sessionmaker[AsyncSession], owner: str, key: str) -> None:
+        """The request ended without an answer worth keeping: a key it never committed under is freed for a retry;
+        one it did commit under (a route's mid-request commit) stops saying "being processed", so the retry hears
+        at once that it was carried out."""
+        mine = (IdempotencyRecord.scope == owner, IdempotencyRecord.key == key)
         try:
             async with maker() as session, session.begin():
-                await session.execute(
-                    delete(IdempotencyRecord)
-                    .where(IdempotencyRecord.scope == owner, IdempotencyRecord.key == key,  # type: ignore[arg-type]
-                           IdempotencyRecord.state == "running"))  # type: ignore[arg-type]
+                await session.execute(delete(IdempotencyRecord).where(
+                    *mine, IdempotencyRecord.state == "running"))  # type: ignore[arg-type]
+                await session.execute(update(IdempotencyRecord).where(
+                    *mine, IdempotencyRecord.state == "committed").values(locked_until=utcnow()))  # type: ignore[arg-type]
         except Exception as exc:  # the lock expires by itself; the request's own error matters more
             log.warning("could not release an idempotency key", extra={"error": type(exc).__name__})
 

@@ -149,3 +149,25 @@ class TestCrashBetweenCommitAndAnswer:
         assert later.status_code == 409 and later.json()["type"].endswith("idempotency-answer-lost")
         found = await client.get("/v1/orders", params={"order_number": body["order_number"]}, headers=auth(AGENT))
         assert found.json()["count"] == 1  # carried out once, never twice
+
+    async def test_a_request_that_failed_after_its_own_commit_says_so_at_once(
+            self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Recording a crypto payment commits it, then asks the chain. When what follows fails, the retry must hear
+        # "carried out, answer lost" at once, not "being processed" until the claim's lock runs out.
+        from services.orders import flows
+
+        async def chain_call_breaks(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the process broke after the commit")
+
+        order = (await client.post("/v1/orders", json=order_body(currency="USDT"), headers=auth(AGENT))).json()
+        body = {"method": "crypto", "amount": order["total"], "currency": "USDT", "status": "pending",
+                "crypto": {"chain": "eth", "tx_hash": "0x" + uuid.uuid4().hex * 2, "token": "USDT"}}
+        headers = {**auth(AGENT), "Idempotency-Key": f"late-{uuid.uuid4().hex}"}
+        monkeypatch.setattr(flows, "ask_chain", chain_call_breaks)
+        first = await client.post(f"/v1/orders/{order['id']}/payments", json=body, headers=headers)
+        monkeypatch.undo()
+        assert first.status_code == 500, first.text
+        again = await client.post(f"/v1/orders/{order['id']}/payments", json=body, headers=headers)
+        assert again.status_code == 409 and again.json()["type"].endswith("idempotency-answer-lost"), again.text
+        payments = await client.get(f"/v1/orders/{order['id']}/payments", headers=auth(AGENT))
+        assert len(payments.json()["items"]) == 1  # carried out once, never twice
