@@ -22,7 +22,7 @@ from services.orders import schemas
 from services.orders.channels import hooks as channel_hooks
 from services.orders.channels import outbox
 from services.orders.diagnosis.missing_info import missing_information
-from services.orders.diagnosis.returns import ItemEligibility, refund_path, snapshot_eligibility
+from services.orders.diagnosis.returns import refund_path, snapshot_eligibility
 from services.orders.diagnosis.snapshot import OrderSnapshot, Policy, ShipmentView
 from services.orders.errors import (
     DuplicateOrderNumber,
@@ -250,10 +250,6 @@ async def load_snapshot(session: AsyncSession, *, order_id: str, principal: Prin
                          returns=returns, now=now or utcnow(), policy=policy)
 
 
-def eligibility_of(snapshot: OrderSnapshot, reason: str | None = None) -> list[ItemEligibility]:
-    return snapshot_eligibility(snapshot, reason)
-
-
 # Returns ------------------------------------------------------------------------------------------------
 
 RETURN_TRANSITIONS: dict[str, set[str]] = {
@@ -272,7 +268,7 @@ async def create_return(session: AsyncSession, *, snapshot: OrderSnapshot, body:
     await session.execute(sa_update(Order).where(col(Order.id) == snapshot.order.id)
                           .values(updated_at=col(Order.updated_at)))
     snapshot = dataclasses.replace(snapshot, returns=await repo.returns_of(session, snapshot.order.id))
-    by_sku = {e.sku: e for e in eligibility_of(snapshot, body.reason)}
+    by_sku = {e.sku: e for e in snapshot_eligibility(snapshot, body.reason)}
     prices = {i.sku: i.unit_price for i in snapshot.items}
     problems: list[dict[str, str]] = []
     for index, line in enumerate(body.items):

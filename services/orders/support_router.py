@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import Response
 
-from services.common.auth import ANY_ROLE, AgentOrService, AnyRole, Principal, authorize
+from services.common.auth import AgentOrService, AnyRole, Principal, current_principal
 from services.common.db import SessionDep, read_session
 from services.common.errors import responses
 from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.diagnosis.catalog import pick_language
-from services.orders.diagnosis.returns import order_zone
+from services.orders.diagnosis.returns import order_zone, snapshot_eligibility
 from services.orders.diagnosis.snapshot import OrderSnapshot
 from services.orders.errors import ReturnNotFound
 from services.orders.models import Ticket
@@ -37,7 +37,7 @@ async def order_diagnosis(order_id: str, request: Request) -> Response:
     """What is wrong with this order and what the customer should do, from its data (zh-CN or en)."""
     # A hot read: AnyRole, ReadSessionDep and the Accept-Language header done inline (as GET /v1/orders/{id}),
     # without FastAPI solving them per request; the header stays documented through openapi_extra.
-    principal = await authorize(request, ANY_ROLE)
+    principal = await current_principal(request)
     async with read_session(request) as session:
         snapshot = await orders_service.load_snapshot(session, order_id=order_id, principal=principal,
                                                       policy=request.app.state.policy, read_only=True)
@@ -51,7 +51,7 @@ async def order_return_eligibility(order_id: str, request: Request, session: Ses
                                    reason: schemas.ReturnReason | None = None) -> schemas.ReturnEligibility:
     """Per item: can it be returned (for this reason), until when, why not, and where the refund goes."""
     snapshot = await _snapshot(request, session, order_id, principal)
-    return presenters.eligibility_public(orders_service.eligibility_of(snapshot, reason),
+    return presenters.eligibility_public(snapshot_eligibility(snapshot, reason),
                                          str(order_zone(snapshot.order.shipping_address)))
 
 

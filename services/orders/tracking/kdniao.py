@@ -11,7 +11,6 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from services.common.schemas import UNSTORABLE
 from services.orders.tracking import carriers
 from services.orders.tracking.normalized import (
     MAX_TRACKING_NUMBER,
@@ -93,8 +92,8 @@ def payload_of(body: bytes) -> Any:
 def reply(payload: Any, now: datetime) -> dict[str, Any]:
     """The answer Kdniao's push documentation asks for; without it the push is repeated."""
     business_id = payload.get("EBusinessID") if isinstance(payload, dict) else None
-    if not isinstance(business_id, str) or len(business_id) > 64 or not business_id.isprintable() \
-            or UNSTORABLE.search(business_id):
+    # isprintable() also refuses NUL and lone surrogates (what common.schemas.UNSTORABLE looks for).
+    if not isinstance(business_id, str) or len(business_id) > 64 or not business_id.isprintable():
         business_id = ""
     return {"EBusinessID": business_id,
             "UpdateTime": now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"), "Success": True, "Reason": ""}
