@@ -58,6 +58,7 @@ class SolanaRpc:
         self.block_height = 170_000_000
         self.accounts: dict[str, Any] = {}
         self.methods: list[str] = []
+        self.bare_error: str | None = None  # a provider that writes its JSON-RPC error as a plain string
         self.route = mock.post(base).mock(side_effect=self._answer)
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
@@ -67,6 +68,8 @@ class SolanaRpc:
         result: Any
         if method == "getGenesisHash":
             result = self.genesis
+        elif self.bare_error is not None:
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": call["id"], "error": self.bare_error})
         elif method == "getSignatureStatuses":
             entries = []
             for sig in params[0]:
@@ -225,6 +228,15 @@ class TestEndpoints:
             body = await get_status(api, "solana", USDC_TX)
         # A 429 or a timeout is not retried on the same endpoint: the next one is asked at once.
         assert body["status"] == "finalized" and broken.call_count == 1
+
+    async def test_an_error_written_as_a_string_is_an_answer_not_a_crash(self, api: httpx.AsyncClient) -> None:
+        # JSON-RPC 2.0 says the error member is an object; a provider that sends a bare string still says no.
+        with respx.mock(assert_all_called=False) as mock:
+            SolanaRpc(mock).bare_error = "rate limited"
+            offline(mock)
+            resp = await api.get(f"/v1/tx/solana/{USDC_TX}")
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["status"] == "unknown" and resp.json()["error"] == "rate limited"
 
     async def test_devnet_endpoint_refused(self, api: httpx.AsyncClient) -> None:
         with respx.mock(assert_all_called=False) as mock:

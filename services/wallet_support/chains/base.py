@@ -43,6 +43,17 @@ class RpcError(ChainError):
         self.message = message
         self.data = data
 
+    @classmethod
+    def of(cls, error: Any) -> RpcError:
+        """A JSON-RPC answer's error member in whatever shape a provider wrote it (an object, a bare string)."""
+        if not isinstance(error, dict):
+            return cls(0, str(error))
+        try:
+            code = int(error.get("code") or 0)
+        except (TypeError, ValueError):
+            code = 0
+        return cls(code, str(error.get("message", "")), error.get("data"))
+
 
 class ChainClient(Protocol):
     """What the service needs from a chain, whatever its family."""

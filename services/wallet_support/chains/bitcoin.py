@@ -24,7 +24,7 @@ from services.wallet_support.cache import HeadMemo, ResultCache
 from services.wallet_support.chains.base import RpcError, status_body
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
-from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical
+from services.wallet_support.chains.rest import Identity, RestEndpoints
 
 RBF_MAX_SEQUENCE = 0xFFFFFFFE  # BIP125: any input with nSequence below this signals replaceability
 CPFP_CHILD_VBYTES = 110  # a one-input one-output P2WPKH spend
@@ -276,12 +276,8 @@ class BitcoinCoreClient:
         self.tip = HeadMemo(ttl=min(chain.block_time_seconds, 60.0))
 
     async def call(self, method: str, params: list[Any], *, answered_by: set[int] | None = None) -> Any:
-        def check(body: Any) -> None:
-            if not isinstance(body, dict):
-                raise Technical("unexpected answer shape")
-
         # Core answers a JSON-RPC error with HTTP 404/500 and the error in the body.
-        return await self.api.json_rpc(method, params, version="1.0", data_statuses=(404, 500), check=check,
+        return await self.api.json_rpc(method, params, version="1.0", data_statuses=(404, 500),
                                        answered_by=answered_by)
 
     async def probe(self) -> bool:

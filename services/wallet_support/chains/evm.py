@@ -358,8 +358,7 @@ def _error(answer: Any) -> dict[str, Any] | None:
 
 def _result(raw: Any) -> Any:
     if raw.get("error"):
-        err = raw["error"]
-        return RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
+        return RpcError.of(raw["error"])
     return raw.get("result")
 
 

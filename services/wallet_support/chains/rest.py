@@ -91,13 +91,19 @@ class RestEndpoints:
         """One JSON-RPC call posted to the endpoint's root (Bitcoin Core, Solana): its `result`, or RpcError for
         the error object of a node that understood and said no. `answered_by` collects the index of the endpoint
         that answered (an error included), for a caller whose conclusion holds only if one node said all of it."""
+
+        def envelope(body: Any) -> str | None:
+            if not isinstance(body, dict):
+                raise Technical("unexpected answer shape")
+            return check(body) if check is not None else None
+
         answer = await self.request("POST", "", json={"jsonrpc": version, "id": next(self._rpc_ids), "method": method,
-                                                      "params": params}, data_statuses=data_statuses, check=check)
+                                                      "params": params}, data_statuses=data_statuses, check=envelope)
         if answered_by is not None:
             answered_by.add(answer.endpoint)
         error = answer.body.get("error")
         if error:
-            raise RpcError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
+            raise RpcError.of(error)
         return answer.body.get("result")
 
     async def probe(self) -> bool:

@@ -21,7 +21,7 @@ import httpx
 
 from services.wallet_support.cache import ResultCache
 from services.wallet_support.chains.addresses import b58decode
-from services.wallet_support.chains.base import status_body
+from services.wallet_support.chains.base import RpcError, status_body
 from services.wallet_support.chains.decoding import units
 from services.wallet_support.chains.registry import ChainConfig
 from services.wallet_support.chains.rest import Identity, RestEndpoints, Technical
@@ -245,12 +245,10 @@ class SolanaClient:
         self.gate = asyncio.Semaphore(16)
 
     async def call(self, method: str, params: list[Any]) -> Any:
-        def check(body: Any) -> None:
-            error = body.get("error") if isinstance(body, dict) else None
-            if isinstance(error, dict) and int(error.get("code", 0)) in TECHNICAL_RPC_CODES:
-                raise Technical(f"rpc error {error.get('code')}")
-            if not isinstance(body, dict):
-                raise Technical("unexpected answer shape")
+        def check(body: dict[str, Any]) -> None:  # json_rpc has checked that it is an object
+            error = body.get("error")
+            if error and (code := RpcError.of(error).code) in TECHNICAL_RPC_CODES:
+                raise Technical(f"rpc error {code}")
 
         return await self.api.json_rpc(method, params, check=check)
 

@@ -334,15 +334,13 @@ class RpcTransport:
         for i, (method, _) in zip(ids, chunk, strict=True):
             answer = by_id[i]
             if "error" in answer and answer["error"] is not None:
-                err = answer["error"]
-                code = int(err.get("code", 0) or 0) if isinstance(err, dict) else 0
-                message = str(err.get("message", "")) if isinstance(err, dict) else str(err)
-                if code in TECHNICAL_RPC_CODES:
-                    raise EndpointFailure(f"rpc error {code}", rate_limited=code == 429)
+                err = RpcError.of(answer["error"])
+                if err.code in TECHNICAL_RPC_CODES:
+                    raise EndpointFailure(f"rpc error {err.code}", rate_limited=err.code == 429)
                 if reads and method not in self.error_is_answer:
                     # A node that answers eth_chainId but not the data calls is broken for us: ask the next.
-                    raise EndpointFailure(f"refused {method}: {code}: {message[:120]}")
-                results.append(RpcError(code, message, err.get("data") if isinstance(err, dict) else None))
+                    raise EndpointFailure(f"refused {method}: {err.code}: {err.message[:120]}")
+                results.append(err)
             else:
                 results.append(answer.get("result"))
         return results
