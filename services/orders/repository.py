@@ -142,7 +142,8 @@ async def shipment_by_id(session: AsyncSession, shipment_id: str) -> Shipment | 
 
 
 async def shipments_of(session: AsyncSession, order_id: str) -> list[Shipment]:
-    stmt = select(Shipment).where(col(Shipment.order_id) == order_id).order_by(col(Shipment.created_at))
+    stmt = (select(Shipment).where(col(Shipment.order_id) == order_id)
+            .order_by(col(Shipment.created_at), col(Shipment.id)))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -274,21 +275,23 @@ async def events_of(session: AsyncSession, shipment_id: str) -> list[TrackingEve
     return list((await session.execute(stmt)).scalars())
 
 
+# Ties broken by id, as in _PG_SNAPSHOT: both readers list rows made in the same instant in the same order.
 _SNAPSHOT_ORDER = (select(Order, OrderItem).outerjoin(OrderItem, col(OrderItem.order_id) == col(Order.id))
                    .where(col(Order.id) == bindparam("order_id")).order_by(col(OrderItem.id)))
 _SNAPSHOT_PAYMENTS = (select(Payment, PaymentStatusHistory)
                       .outerjoin(PaymentStatusHistory, col(PaymentStatusHistory.payment_id) == col(Payment.id))
                       .where(col(Payment.order_id) == bindparam("order_id"))
-                      .order_by(col(Payment.created_at), col(PaymentStatusHistory.occurred_at),
+                      .order_by(col(Payment.created_at), col(Payment.id), col(PaymentStatusHistory.occurred_at),
                                 col(PaymentStatusHistory.id)))
 _SNAPSHOT_SHIPMENTS = (select(Shipment, TrackingEvent)
                        .outerjoin(TrackingEvent, col(TrackingEvent.shipment_id) == col(Shipment.id))
                        .where(col(Shipment.order_id) == bindparam("order_id"))
-                       .order_by(col(Shipment.created_at), col(TrackingEvent.occurred_at), col(TrackingEvent.id)))
+                       .order_by(col(Shipment.created_at), col(Shipment.id), col(TrackingEvent.occurred_at),
+                                 col(TrackingEvent.id)))
 _SNAPSHOT_TICKETS = (select(Ticket).where(col(Ticket.order_id) == bindparam("order_id"))
-                     .order_by(col(Ticket.created_at)))
+                     .order_by(col(Ticket.created_at), col(Ticket.id)))
 _SNAPSHOT_RETURNS = (select(Return).where(col(Return.order_id) == bindparam("order_id"))
-                     .order_by(col(Return.created_at)))
+                     .order_by(col(Return.created_at), col(Return.id)))
 
 
 async def snapshot_rows(session: AsyncSession, order_id: str) -> tuple[

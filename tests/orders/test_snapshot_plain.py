@@ -61,3 +61,29 @@ async def test_plain_snapshot_equals_the_orm_snapshot(app: FastAPI, client: http
 
     async with app.state.sessionmaker() as session:
         assert await repo.snapshot_plain(session, "ord_nope") == (None, [], [], {}, [], [], [])
+
+
+async def test_rows_made_in_the_same_instant_come_in_the_same_order(
+        app: FastAPI, client: httpx.AsyncClient) -> None:
+    from sqlalchemy import update
+
+    from services.orders.models import Payment, Ticket
+
+    order = await make_order(client)
+    for _ in range(3):
+        await pay(client, order, status="failed", failure_code="card_declined")
+        resp = await client.post("/v1/tickets", headers=auth(CUSTOMER_1), json={
+            "type": "payment_failed", "channel": "chat", "order_number": order["order_number"],
+            "description": "declined again"})
+        assert resp.status_code == 201, resp.text
+    instant = datetime.now(UTC) - timedelta(minutes=5)
+    async with app.state.sessionmaker() as session, session.begin():
+        for model in (Payment, Ticket):
+            await session.execute(update(model).where(model.order_id == order["id"]).values(created_at=instant))
+    async with app.state.sessionmaker() as session:
+        orm = await repo.snapshot_rows(session, order["id"])
+    async with app.state.sessionmaker() as session:
+        plain = await repo.snapshot_plain(session, order["id"])
+    for index in (2, 5):  # payments, tickets
+        assert len(orm[index]) == 3
+        assert [r.id for r in plain[index]] == [r.id for r in orm[index]] == sorted(r.id for r in orm[index])
