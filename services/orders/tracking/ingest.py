@@ -102,9 +102,16 @@ async def ingest(session: AsyncSession, batches: list[ParsedBatch], *, source: s
 async def attach_waiting(session: AsyncSession, shipment: Shipment, now: datetime | None = None) -> None:
     """Events stored before their shipment was known: attached to it and folded into its status. The shop hears
     of a status the parcel did not have before (one registered meanwhile may already have been delivered)."""
-    previous = shipment.status
     waiting = await repo.attach_waiting_events(session, shipment)
-    if apply_events(shipment, [as_event(e) for e in waiting], now):
+    await _fold(session, shipment, [as_event(e) for e in waiting], now)
+
+
+async def _fold(session: AsyncSession, shipment: Shipment, events: list[NormalizedEvent],
+                now: datetime | None) -> None:
+    """Events folded into the shipment's status; a status it did not have before is announced to the shop
+    (shipment.delivered / .exception)."""
+    previous = shipment.status
+    if apply_events(shipment, events, now):
         await session.flush()
         await channel_hooks.shipment_changed(session, shipment, previous)
 
@@ -118,8 +125,6 @@ async def _store(session: AsyncSession, batch: ParsedBatch, events: list[Normali
     shipment_id = shipment.id if shipment else None
     records = [event_record(carrier, number, e, shipment_id, source, now) for e in events]
     stored = await repo.insert_events(session, records)
-    previous = shipment.status if shipment is not None else None
-    if shipment is not None and apply_events(shipment, events, now):
-        await session.flush()
-        await channel_hooks.shipment_changed(session, shipment, previous)  # shipment.delivered / .exception
+    if shipment is not None:
+        await _fold(session, shipment, events, now)
     return stored
