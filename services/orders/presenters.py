@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from services.orders import schemas
 from services.orders.diagnosis.engine import Diagnosis, diagnose
-from services.orders.diagnosis.returns import ItemEligibility, order_zone, snapshot_eligibility
+from services.orders.diagnosis.returns import ItemEligibility, snapshot_eligibility, snapshot_zone
 from services.orders.diagnosis.snapshot import OrderSnapshot
 from services.orders.models import (
     Order,
@@ -102,7 +102,7 @@ def render_diagnosis(snapshot: OrderSnapshot, lang: str) -> schemas.DiagnosisPub
 
 def diagnosis_public(snapshot: OrderSnapshot, diagnosis: Diagnosis, eligibility: Sequence[ItemEligibility],
                      lang: str) -> schemas.DiagnosisPublic:
-    zone = str(order_zone(snapshot.order.shipping_address))
+    zone = str(snapshot_zone(snapshot))
     return schemas.DiagnosisPublic(
         order_id=snapshot.order.id, order_number=snapshot.order.order_number, computed_at=snapshot.now,
         lang=lang, state=diagnosis.state, headline=diagnosis.headline,  # type: ignore[arg-type]

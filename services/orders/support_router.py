@@ -15,7 +15,7 @@ from services.orders import flows, presenters, schemas
 from services.orders import repository as repo
 from services.orders import service as orders_service
 from services.orders.diagnosis.catalog import pick_language
-from services.orders.diagnosis.returns import order_zone, snapshot_eligibility
+from services.orders.diagnosis.returns import snapshot_eligibility, snapshot_zone
 from services.orders.diagnosis.snapshot import OrderSnapshot
 from services.orders.errors import ReturnNotFound
 from services.orders.models import Ticket
@@ -52,7 +52,7 @@ async def order_return_eligibility(order_id: str, request: Request, session: Ses
     """Per item: can it be returned (for this reason), until when, why not, and where the refund goes."""
     snapshot = await _snapshot(request, session, order_id, principal)
     return presenters.eligibility_public(snapshot_eligibility(snapshot, reason),
-                                         str(order_zone(snapshot.order.shipping_address)))
+                                         str(snapshot_zone(snapshot)))
 
 
 @router.post("/orders/{order_id}/returns", status_code=status.HTTP_201_CREATED, response_model=schemas.ReturnPublic,

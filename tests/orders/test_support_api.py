@@ -152,6 +152,23 @@ class TestReturns:
         assert item["refund_method"] == "original_payment"
         assert item["refund_destination"]["method"] == "card"
 
+    async def test_deadlines_and_their_zone_from_the_delivered_place(self, client: httpx.AsyncClient,
+                                                                     unique: str) -> None:
+        # Shipped to Shanghai, delivered (scan with coordinates) in Tokyo at 23:30 local time seven days ago: the
+        # window ends at midnight tonight Tokyo time, and the answers name the zone the deadline was counted in.
+        order = await make_order(client)
+        await pay(client, order)
+        tokyo = timedelta(hours=9)
+        delivered_local = (datetime.now(UTC) + tokyo - timedelta(days=7)).replace(hour=23, minute=30, second=0,
+                                                                                microsecond=0)
+        await deliver(client, order, f"TZ{unique}", (delivered_local - tokyo).replace(tzinfo=UTC),
+                      {"lat": 35.6812, "lon": 139.7671, "city": "Tokyo", "country": "JP"})
+        expected = (delivered_local.replace(hour=0, minute=0) + timedelta(days=8) - tokyo).strftime("%Y-%m-%dT%H:%M:%SZ")
+        route = (await client.get(f"/v1/orders/{order['id']}/return-eligibility", headers=auth(AGENT))).json()
+        diagnosis = (await client.get(f"/v1/orders/{order['id']}/diagnosis", headers=auth(AGENT))).json()
+        for answer in (route, diagnosis["return_eligibility"]):
+            assert answer["time_zone"] == "Asia/Tokyo" and answer["items"][0]["deadline"] == expected, answer
+
     async def test_window_closed_but_wrong_item_allowed(self, client: httpx.AsyncClient, unique: str) -> None:
         order = await make_order(client)
         await pay(client, order)

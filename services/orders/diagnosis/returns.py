@@ -85,9 +85,11 @@ def return_eligibility(*, items: Sequence[OrderItem], placed_at: datetime, deliv
                        shipping_address: dict[str, Any] | None, now: datetime, policy: Policy,
                        reason: str | None = None, order_status: str | None = None,
                        deliveries: Sequence[datetime | None] | None = None,
-                       delivered_location: dict[str, Any] | None = None) -> list[ItemEligibility]:
-    """`deliveries`: each shipment's delivered_at (None while under way), when the caller has them."""
-    zone = order_zone(shipping_address, delivered_location)
+                       delivered_location: dict[str, Any] | None = None,
+                       zone: tzinfo | None = None) -> list[ItemEligibility]:
+    """`deliveries`: each shipment's delivered_at (None while under way), when the caller has them; `zone`: the
+    order's zone when the caller already knows it (else worked out from the address and delivered place)."""
+    zone = zone or order_zone(shipping_address, delivered_location)
     arrived = [d for d in deliveries or () if d is not None]
     in_transit = bool(deliveries) and len(arrived) < len(deliveries or ())
     if delivered_at is None and arrived:
@@ -139,14 +141,23 @@ def snapshot_eligibility(snapshot: OrderSnapshot, reason: str | None = None) -> 
     return found
 
 
+def snapshot_zone(snapshot: OrderSnapshot) -> tzinfo:
+    """The zone the order's return deadlines are counted in (and named in the answers that show them): the last
+    delivered scan's place when it has coordinates, else the shipping address's. Worked out once per snapshot."""
+    zone: tzinfo | None = snapshot.memo.get("zone")
+    if zone is None:
+        delivered = [v for v in snapshot.shipments if v.shipment.delivered_at is not None]
+        last = max(delivered, key=lambda v: v.shipment.delivered_at or v.shipment.created_at, default=None)
+        location = last.delivered_event.location if last is not None and last.delivered_event is not None else None
+        zone = snapshot.memo["zone"] = order_zone(snapshot.order.shipping_address, location)
+    return zone
+
+
 def _eligibility(snapshot: OrderSnapshot, reason: str | None) -> list[ItemEligibility]:
-    delivered = [v for v in snapshot.shipments if v.shipment.delivered_at is not None]
-    last = max(delivered, key=lambda v: v.shipment.delivered_at or v.shipment.created_at, default=None)
     return return_eligibility(items=snapshot.items, placed_at=snapshot.order.placed_at,
                               delivered_at=snapshot.delivered_at, returns=snapshot.returns,
                               payments=snapshot.payments, shipping_address=snapshot.order.shipping_address,
                               now=snapshot.now, policy=snapshot.policy, reason=reason,
                               order_status=snapshot.order.status,
                               deliveries=[v.shipment.delivered_at for v in snapshot.shipments],
-                              delivered_location=(last.delivered_event.location
-                                                  if last is not None and last.delivered_event is not None else None))
+                              zone=snapshot_zone(snapshot))
