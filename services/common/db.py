@@ -40,8 +40,9 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_recycle", 1800)
     # No pre-ping round trip per checkout: a connection whose socket the server closed (a restart) is replaced
-    # at checkout for free (below); one that dies in use fails that request with a 503 and SQLAlchemy then
-    # replaces every pooled connection that predates the failure.
+    # at checkout for free (below); one that dies in use fails that request with a 503. On a session's
+    # connection SQLAlchemy then replaces every pooled connection that predates the failure; one lent raw by
+    # pool_fetch goes back to the pool and is replaced by the same checkout test when next taken.
     kwargs.setdefault("pool_pre_ping", False)
     engine = create_async_engine(url, **kwargs)
 
