@@ -464,7 +464,11 @@ class JobPlan:
     expectation: rules.Expectation | None = None
     fresh: bool = False
     lang: str = "en"
-    done: bool = False  # nothing to ask: finish the job
+
+    @property
+    def done(self) -> bool:
+        """Nothing to ask: finish the job."""
+        return self.ticket_plan is None and self.payment_id is None
 
 
 async def plan_job(session: AsyncSession, job: Job, merchant_addresses: dict[str, str]) -> JobPlan:
@@ -472,24 +476,24 @@ async def plan_job(session: AsyncSession, job: Job, merchant_addresses: dict[str
     if job.kind == TICKET_JOB:
         ticket = await repo.ticket_by_id(session, job.ref_id)
         if ticket is None or ticket.status in ("resolved", "closed"):
-            return JobPlan(done=True)
+            return JobPlan()
         plan = await plan_ticket(session, ticket=ticket, merchant_addresses=merchant_addresses)
         if plan is None:
-            return JobPlan(done=True)
+            return JobPlan()
         return JobPlan(ticket_plan=plan, expectation=plan.expectation, lang=plan.lang)
     if job.kind == PAYMENT_JOB:
         payment = await repo.payment_by_id(session, job.ref_id)
         if payment is None or payment.status == "refunded":
-            return JobPlan(done=True)
+            return JobPlan()
         settled = await repo.settlement_of(session, payment.id) is not None
         if payment.status == "succeeded" and not settled:
-            return JobPlan(done=True)  # paid on someone's word, not the chain's: nothing to watch
+            return JobPlan()  # paid on someone's word, not the chain's: nothing to watch
         expectation = payment_expectation(payment, merchant_addresses)
         if expectation is None:
-            return JobPlan(done=True)
+            return JobPlan()
         # Past the cache when watching a settled payment: the watch exists to catch a reorg deeper than "final".
         return JobPlan(payment_id=payment.id, expectation=expectation, fresh=settled)
-    return JobPlan(done=True)
+    return JobPlan()
 
 
 async def apply_job(session: AsyncSession, plan: JobPlan, answer: ChainAnswer,

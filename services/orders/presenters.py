@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.orders import schemas
-from services.orders.diagnosis.engine import Diagnosis, diagnose
+from services.orders.diagnosis.engine import diagnose
 from services.orders.diagnosis.returns import ItemEligibility, snapshot_eligibility, snapshot_zone
 from services.orders.diagnosis.snapshot import OrderSnapshot
 from services.orders.models import (
@@ -97,11 +97,7 @@ def eligibility_public(items: Sequence[ItemEligibility], zone: str) -> schemas.R
 def render_diagnosis(snapshot: OrderSnapshot, lang: str) -> schemas.DiagnosisPublic:
     """An order's diagnosis body: its findings in the asker's language and its return eligibility (the route,
     the ticket that carries it and the console all show this one)."""
-    return diagnosis_public(snapshot, diagnose(snapshot, lang), snapshot_eligibility(snapshot), lang)
-
-
-def diagnosis_public(snapshot: OrderSnapshot, diagnosis: Diagnosis, eligibility: Sequence[ItemEligibility],
-                     lang: str) -> schemas.DiagnosisPublic:
+    diagnosis = diagnose(snapshot, lang)
     zone = str(snapshot_zone(snapshot))
     return schemas.DiagnosisPublic(
         order_id=snapshot.order.id, order_number=snapshot.order.order_number, computed_at=snapshot.now,
@@ -111,7 +107,7 @@ def diagnosis_public(snapshot: OrderSnapshot, diagnosis: Diagnosis, eligibility:
                                         detail=f.detail, evidence=f.evidence, next_steps=f.next_steps,
                                         contact_channel=f.contact_channel)
                   for f in diagnosis.findings],
-        return_eligibility=eligibility_public(eligibility, zone))
+        return_eligibility=eligibility_public(snapshot_eligibility(snapshot), zone))
 
 
 def return_public(ret: Return) -> schemas.ReturnPublic:
