@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from services.common.types import utcnow
 from services.orders.channels import repository as repo
@@ -168,8 +169,6 @@ class TestAccountChanges:
             assert resp.status_code == 422, resp.text
             assert resp.json()["errors"][0]["field"] == "ticket_id"
         async with app.state.sessionmaker() as session:
-            from sqlalchemy import select
-
             left = (await session.execute(select(AccountChange).where(
                 AccountChange.customer_id == customer_id))).scalars().all()
         assert left == []

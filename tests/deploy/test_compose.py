@@ -31,7 +31,8 @@ BIN = Path(sys.executable).parent
 ROLE_OF = {"migrate": "migrate", "orders": "orders", "wallet-support": "wallet", "worker": "worker"}
 APP_SERVICES = list(ROLE_OF)
 OPERATOR_ENV = {"API_KEYS": "smoke-agent:agent,smoke-service:service", "WALLET_SUPPORT_API_KEY": "smoke-service",
-                "CARRIER_WEBHOOK_SECRET": "smoke-webhook-secret", "ACCOUNT_LINK_SECRET": "smoke-link-secret", "POSTGRES_PASSWORD": "smoke-pw",
+                "CARRIER_WEBHOOK_SECRET": "smoke-webhook-secret", "ACCOUNT_LINK_SECRET": "smoke-link-secret",
+                "POSTGRES_PASSWORD": "smoke-pw",
                 "RPC_URLS_ETH": "http://anvil-eth:8545", "RPC_URLS_BSC": "http://anvil-bsc:8545",
                 "RPC_URLS_POLYGON": "http://anvil-polygon:8545", "RPC_URLS_TRON": "http://trongrid:8090",
                 "MERCHANT_ADDRESS_ETH": "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"}
